@@ -1,0 +1,212 @@
+/**
+ * @file config.h
+ * @brief The scenario configuration: parsed from YAML (libyaml), validated,
+ *        with `--set key.path=value` overrides applied.
+ *
+ * The struct is plain data; every field is in the units the formulas use
+ * (seconds for durations; rates per year). docs/config.md documents every key.
+ */
+#ifndef SCHELLING_CONFIG_H
+#define SCHELLING_CONFIG_H
+
+#include "schelling/schelling.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SCH_MAX_ASSETS 16   /**< most assets a scenario may name */
+#define SCH_NAME_MAX 32     /**< longest asset name + 1 */
+#define SCH_PATH_MAX 4096   /**< longest file path + 1 */
+#define SCH_MAX_LEVELS 8    /**< most VaR/ES levels */
+#define SCH_MAX_MIX 16      /**< most loan kinds in a generated book */
+
+/** Distribution of the per-step shocks z_k (DESIGN.md 3.1). */
+typedef enum sch_returns {
+  SCH_RETURNS_GAUSSIAN = 0,
+  SCH_RETURNS_STUDENT_T = 1,
+} sch_returns;
+
+/** Venue (liquidation pool) model of a risky asset (DESIGN.md 3.2). */
+typedef enum sch_venue_model {
+  SCH_VENUE_NONE = 0, /**< stable asset: sold at its price */
+  SCH_VENUE_CONSTANT_PRODUCT = 1,
+  SCH_VENUE_POWER = 2,
+} sch_venue_model;
+
+/** Merton jump component: Poisson rate per year, normal log-size. */
+typedef struct sch_jump_spec {
+  double rate;  /**< jumps per year (>= 0) */
+  double mean;  /**< mean log jump size */
+  double stdev; /**< stdev of log jump size (>= 0) */
+} sch_jump_spec;
+
+/** One asset of `assets:` (order = column order everywhere). */
+typedef struct sch_asset_spec {
+  char name[SCH_NAME_MAX];
+  double price;        /**< S(0), USD (> 0) */
+  double vol;          /**< annual volatility sigma (>= 0) */
+  double drift;        /**< annual drift mu of the diffusion */
+  sch_jump_spec jumps; /**< idiosyncratic jumps (rate 0 = none) */
+  double jump_beta;    /**< scale of the systemic log jump (default 1) */
+  bool stable;         /**< derived: vol 0 and no jumps */
+} sch_asset_spec;
+
+/** `venues.<asset>` (risky assets only). */
+typedef struct sch_venue_spec {
+  sch_venue_model model;
+  double depth;                /**< D_i, USD per side (CP) or scale (power) */
+  double fee;                  /**< pool fee f_i in [0,1) (power: default 0) */
+  double eta;                  /**< power venue: eta >= 0 */
+  double alpha;                /**< power venue: alpha > 0 */
+  double market_depth;         /**< L_i, USD per unit of log price (> 0) */
+  double recovery_half_life_s; /**< h_i, seconds (> 0) */
+} sch_venue_spec;
+
+/** `oracles.<asset>` (risky assets only). */
+typedef struct sch_oracle_spec {
+  double deviation;   /**< relative deviation threshold (>= 0) */
+  double heartbeat_s; /**< seconds (> 0) */
+  double delay_s;     /**< seconds (>= 0) */
+} sch_oracle_spec;
+
+/** `protocol.assets.<asset>`; `listed` false if the asset has no entry. */
+typedef struct sch_protocol_asset {
+  bool listed;
+  double liquidation_threshold; /**< LT in (0,1) */
+  double liquidation_bonus;     /**< LB >= 0 */
+} sch_protocol_asset;
+
+/** `protocol:` */
+typedef struct sch_protocol_spec {
+  sch_protocol_asset assets[SCH_MAX_ASSETS]; /**< indexed like assets */
+  double close_factor;        /**< in (0,1] */
+  double full_close_below_hf; /**< in [0,1] */
+  double insurance_fund;      /**< USD >= 0 */
+} sch_protocol_spec;
+
+/** `liquidators:` */
+typedef struct sch_liquidator_spec {
+  bool enabled;
+  double gas_units;          /**< gas per liquidation (>= 0) */
+  double gas_price_gwei;     /**< g0 (>= 0) */
+  double gas_beta;           /**< beta (>= 0) */
+  double gas_price_max_gwei; /**< cap (>= g0) */
+  double gas_window_s;       /**< drawdown window w, seconds (>= 0) */
+  int gas_asset;             /**< index into assets */
+  int64_t max_liquidations_per_step; /**< >= 1 */
+  int max_rounds_per_step;           /**< >= 1, default 8 */
+  double capital;                    /**< USD repaid per step (> 0) */
+  bool flash_loans;
+  double min_profit; /**< USD */
+} sch_liquidator_spec;
+
+/** One kind of loan in a generated book. */
+typedef struct sch_book_mix {
+  uint32_t collateral_mask; /**< bit i set: asset i is collateral */
+  int debt;                 /**< debt asset index */
+  double weight;            /**< share of accounts (normalised) */
+} sch_book_mix;
+
+/** `loanbook:` either a CSV file or a generator. */
+typedef struct sch_loanbook_spec {
+  bool generate;            /**< true: generate, false: read `file` */
+  char file[SCH_PATH_MAX];  /**< resolved against the config's directory */
+  int64_t accounts;         /**< generator: number of accounts */
+  double total_debt;        /**< generator: USD */
+  double size_sigma;        /**< generator: lognormal sigma of debt size */
+  double hf_min, hf_max;    /**< generator: health-factor bounds */
+  double hf_median;         /**< generator: median health factor */
+  double hf_sigma;          /**< generator: lognormal sigma of HF - 1 */
+  uint64_t seed;            /**< generator: its own seed */
+  int n_mix;
+  sch_book_mix mix[SCH_MAX_MIX];
+} sch_loanbook_spec;
+
+/** `output:` */
+typedef struct sch_output_spec {
+  char file[SCH_PATH_MAX]; /**< as written (relative to the working dir) */
+  bool per_path;
+  int n_levels;
+  double levels[SCH_MAX_LEVELS]; /**< VaR/ES levels in (0,1), ascending */
+  int samples;                   /**< worst paths kept in /samples (>= 0) */
+} sch_output_spec;
+
+/** `simulation:` */
+typedef struct sch_simulation_spec {
+  int64_t paths;    /**< > 0 */
+  double horizon_s; /**< T, seconds */
+  double step_s;    /**< dt, seconds; T is a whole multiple */
+  int64_t steps;    /**< derived: T / dt */
+  uint64_t seed;
+  sch_returns returns;
+  double dof;       /**< student_t degrees of freedom (> 2) */
+} sch_simulation_spec;
+
+/** The whole validated configuration. */
+typedef struct sch_config {
+  char source[SCH_PATH_MAX]; /**< file name for messages, "<default>" */
+  sch_simulation_spec simulation;
+  int n_assets;
+  sch_asset_spec assets[SCH_MAX_ASSETS];
+  double correlation[SCH_MAX_ASSETS][SCH_MAX_ASSETS];
+  sch_jump_spec systemic_jumps;
+  sch_venue_spec venues[SCH_MAX_ASSETS];   /**< indexed like assets */
+  sch_oracle_spec oracles[SCH_MAX_ASSETS]; /**< indexed like assets */
+  sch_protocol_spec protocol;
+  sch_liquidator_spec liquidators;
+  sch_loanbook_spec loanbook;
+  sch_output_spec output;
+  char *resolved_yaml; /**< every key with its value, as YAML (owned) */
+} sch_config;
+
+/** The embedded default scenario (configs/default.yaml), NUL-terminated. */
+extern const char sch_default_config_yaml[];
+
+/**
+ * Load, override and validate a configuration.
+ * @param path        YAML file, or NULL for the embedded default scenario
+ * @param overrides   `key.path=value` strings from `--set` (may be NULL)
+ * @param n_overrides number of overrides
+ * @param cfg         filled on success; release with sch_config_free()
+ * @param err         one-line message on failure (file:line:column: ...)
+ * @return SCH_OK, or SCH_ERR_INPUT for any bad input
+ */
+sch_status sch_config_load(const char *path, const char *const *overrides,
+                           size_t n_overrides, sch_config *cfg,
+                           sch_error *err);
+
+/**
+ * Same as sch_config_load() on YAML text held in memory.
+ * @param text        NUL-terminated YAML
+ * @param source      name used in messages (e.g. "<default>" or a path)
+ * @param base_dir    directory relative paths are resolved against
+ * @param overrides   `key.path=value` strings (may be NULL)
+ * @param n_overrides number of overrides
+ * @param cfg         filled on success
+ * @param err         message on failure
+ * @return SCH_OK or SCH_ERR_INPUT
+ */
+sch_status sch_config_parse(const char *text, const char *source,
+                            const char *base_dir,
+                            const char *const *overrides, size_t n_overrides,
+                            sch_config *cfg, sch_error *err);
+
+/**
+ * Release what sch_config_load() allocated.
+ * @param cfg the configuration (may be NULL)
+ */
+void sch_config_free(sch_config *cfg);
+
+/**
+ * Index of an asset by name.
+ * @param cfg  the configuration
+ * @param name asset name
+ * @return index, or -1 if there is no such asset
+ */
+int sch_config_asset_index(const sch_config *cfg, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

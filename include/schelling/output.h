@@ -1,0 +1,162 @@
+/**
+ * @file output.h
+ * @brief The HDF5 result file (DESIGN.md section 6, docs/output.md) and the
+ *        `schelling report` reader.
+ *
+ * A writer creates a temporary file next to the final name; sch_h5_commit()
+ * closes and renames it, sch_h5_abort() removes it. An existing final file is
+ * refused unless `force`; an unwritable destination fails at open, before any
+ * simulation.
+ */
+#ifndef SCHELLING_OUTPUT_H
+#define SCHELLING_OUTPUT_H
+
+#include <stdio.h>
+
+#include "schelling/stats.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Writer of one result file (opaque). */
+typedef struct sch_h5_writer sch_h5_writer;
+
+/** Root attributes of the result file. */
+typedef struct sch_run_info {
+  const char *schelling_version;
+  const char *created_utc; /**< ISO 8601, e.g. 2026-11-22T04:30:00Z */
+  uint64_t seed;
+  int64_t paths;
+  int64_t steps;
+  double dt_seconds;
+  int threads;
+  int ranks;
+} sch_run_info;
+
+/**
+ * Open a writer: checks the destination, creates the temporary file.
+ * @param final_path the result file name
+ * @param force      overwrite an existing final_path
+ * @param out        the writer
+ * @param err        message on failure
+ * @return SCH_OK; SCH_ERR_INPUT if final_path exists without force;
+ *         SCH_ERR_RUNTIME if the directory is not writable
+ */
+sch_status sch_h5_open(const char *final_path, bool force, sch_h5_writer **out,
+                       sch_error *err);
+
+/**
+ * Write the root attributes.
+ * @param w writer
+ * @param info values
+ * @param err message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_h5_write_run_info(sch_h5_writer *w, const sch_run_info *info,
+                                 sch_error *err);
+
+/**
+ * Write /config, the resolved YAML as a scalar string dataset.
+ * @param w writer
+ * @param yaml text
+ * @param err message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_h5_write_config(sch_h5_writer *w, const char *yaml,
+                               sch_error *err);
+
+/**
+ * Write /summary/<metric>/<stat> [P] and /hist/<metric>/{counts [P, bins],
+ * edges [bins + 1]} for one metric.
+ * @param w        writer
+ * @param metric   metric name
+ * @param n_points sweep points P
+ * @param summary  [P] summaries (same levels and histogram grid)
+ * @param err      message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_h5_write_summary(sch_h5_writer *w, const char *metric,
+                                int n_points, const sch_summary *summary,
+                                sch_error *err);
+
+/**
+ * Create /paths/<metric> [P, N] float64 datasets (chunked) for streaming.
+ * @param w         writer
+ * @param n_metrics number of metrics
+ * @param metrics   metric names
+ * @param n_points  P
+ * @param n_paths   N
+ * @param err       message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_h5_create_paths(sch_h5_writer *w, int n_metrics,
+                               const char *const *metrics, int n_points,
+                               int64_t n_paths, sch_error *err);
+
+/**
+ * Write one block of per-path values into /paths/<metric>[point, first..].
+ * @param w      writer
+ * @param metric index into the metrics given to sch_h5_create_paths()
+ * @param point  sweep point
+ * @param first  index of the block's first path
+ * @param n      number of paths in the block
+ * @param values per-path values
+ * @param err    message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_h5_write_paths_block(sch_h5_writer *w, int metric, int point,
+                                    int64_t first, int64_t n,
+                                    const double *values, sch_error *err);
+
+/**
+ * Write /samples: price [K, steps + 1, assets] market prices M,
+ * fundamental [K, steps + 1, assets] prices S, path_index [K],
+ * shortfall [K], and the attribute `assets` (names, comma separated).
+ * @param w          writer
+ * @param k          number of sample paths (0 writes an empty group)
+ * @param n_times    steps + 1
+ * @param n_assets   assets
+ * @param asset_names names
+ * @param market     [k * n_times * n_assets]
+ * @param fundamental [k * n_times * n_assets]
+ * @param path_index [k]
+ * @param shortfall  [k]
+ * @param err        message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_h5_write_samples(sch_h5_writer *w, int k, int64_t n_times,
+                                int n_assets, const char *const *asset_names,
+                                const double *market, const double *fundamental,
+                                const int64_t *path_index,
+                                const double *shortfall, sch_error *err);
+
+/**
+ * Close the temporary file and rename it to the final name.
+ * The writer is freed and *w set to NULL whatever the outcome.
+ * @param w   writer
+ * @param err message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_h5_commit(sch_h5_writer **w, sch_error *err);
+
+/**
+ * Close and remove the temporary file; frees the writer, sets *w to NULL.
+ * @param w writer (may point to NULL)
+ */
+void sch_h5_abort(sch_h5_writer **w);
+
+/**
+ * Print the summary of a result file: an aligned table, or JSON.
+ * @param path result file
+ * @param json true for JSON
+ * @param out  stream
+ * @param err  message on failure
+ * @return SCH_OK, SCH_ERR_INPUT (missing / not a schelling file)
+ */
+sch_status sch_report(const char *path, bool json, FILE *out, sch_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

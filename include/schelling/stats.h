@@ -1,0 +1,100 @@
+/**
+ * @file stats.h
+ * @brief Exact summary statistics of one metric over all paths: moments,
+ *        P(>0), max, exact VaR/ES by top-k merge with confidence intervals,
+ *        and a log-binned histogram (DESIGN.md section 5, docs/output.md).
+ *
+ * Values arrive block by block, in block-index order; the result is then a
+ * pure function of the per-path values and the block size, independent of
+ * thread or rank count.
+ */
+#ifndef SCHELLING_STATS_H
+#define SCHELLING_STATS_H
+
+#include "schelling/config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Log-binned histogram grid: edges are -inf, lo * 10^(k/bins_per_decade)
+ * for k = 0..K with the last edge >= hi, then +inf. The first bin collects
+ * every value below lo (zero and negatives included).
+ */
+typedef struct sch_hist_spec {
+  double lo;           /**< first finite edge (> 0) */
+  double hi;           /**< last finite edge is the first grid point >= hi */
+  int bins_per_decade; /**< > 0 */
+} sch_hist_spec;
+
+/** Summary of one metric (one sweep point). */
+typedef struct sch_summary {
+  int64_t n;          /**< paths */
+  double mean;
+  double std_error;   /**< std / sqrt(n) */
+  double std;         /**< sample standard deviation (n - 1) */
+  double p_positive;  /**< share of paths with value > 0 */
+  double max;
+  int n_levels;
+  double level[SCH_MAX_LEVELS];
+  double var[SCH_MAX_LEVELS];    /**< empirical alpha-quantile */
+  double var_lo[SCH_MAX_LEVELS]; /**< 95% CI (order statistics) */
+  double var_hi[SCH_MAX_LEVELS];
+  double es[SCH_MAX_LEVELS];     /**< expected shortfall (Acerbi-Tasche) */
+  double es_lo[SCH_MAX_LEVELS];  /**< 95% CI (asymptotic normal) */
+  double es_hi[SCH_MAX_LEVELS];
+  int n_bins;             /**< histogram bins */
+  const double *edges;    /**< [n_bins + 1], owned by the accumulator */
+  const uint64_t *counts; /**< [n_bins], owned by the accumulator */
+} sch_summary;
+
+/** Accumulator of one metric (opaque). */
+typedef struct sch_accum sch_accum;
+
+/**
+ * Create an accumulator.
+ * @param n_total  total number of paths that will be added (sizes top-k)
+ * @param levels   VaR/ES levels in (0,1), ascending
+ * @param n_levels number of levels (<= SCH_MAX_LEVELS)
+ * @param hist     histogram grid
+ * @param err      message on failure
+ * @return the accumulator, or NULL (out of memory / bad arguments)
+ */
+sch_accum *sch_accum_create(int64_t n_total, const double *levels,
+                            int n_levels, sch_hist_spec hist, sch_error *err);
+
+/**
+ * Add one block of per-path values; call in block-index order.
+ * @param acc    accumulator
+ * @param values per-path values of the block
+ * @param n      number of values
+ */
+void sch_accum_add_block(sch_accum *acc, const double *values, size_t n);
+
+/**
+ * Compute the summary of everything added so far.
+ * @param acc accumulator (not modified; pointers in out refer into it)
+ * @param out filled
+ */
+void sch_accum_summarise(const sch_accum *acc, sch_summary *out);
+
+/**
+ * Release an accumulator.
+ * @param acc accumulator (may be NULL)
+ */
+void sch_accum_free(sch_accum *acc);
+
+/**
+ * Format a level for dataset names: 0.95 -> "95", 0.99 -> "99",
+ * 0.999 -> "999", 0.9995 -> "9995".
+ * @param level in (0,1)
+ * @param buf   output
+ * @param len   size of buf
+ */
+void sch_level_name(double level, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
