@@ -1,0 +1,2 @@
+#include <criterion/criterion.h>
+/* tests arrive with src/loanbook.c */
