@@ -1,1 +1,359 @@
-int main(void) { return 0; }
+/* schelling: the command-line interface (DESIGN.md section 6).
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage or input error. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "schelling/config.h"
+#include "schelling/engine.h"
+#include "schelling/loanbook.h"
+#include "schelling/output.h"
+
+#define MAX_OVERRIDES 256
+
+static const char usage[] =
+    "usage: schelling run [CONFIG] [-o OUT.h5] [--paths N] [--seed S]\n"
+    "                     [--threads T] [--set key.path=value ...]\n"
+    "                     [--force] [--quiet]\n"
+    "       schelling validate CONFIG [--set key.path=value ...]\n"
+    "       schelling report OUT.h5 [--json]\n"
+    "       schelling --version | --help\n"
+    "\n"
+    "run       simulate the scenario (the embedded default without CONFIG)\n"
+    "          and write the HDF5 result (output.file, or -o)\n"
+    "validate  check a config and its loan book, print a summary\n"
+    "report    print the summary of a result file (a table, or JSON)\n"
+    "\n"
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage or input error.\n"
+    "Config reference: docs/config.md; output names: docs/output.md.\n";
+
+static volatile sig_atomic_t interrupted_flag;
+
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted_flag = 1;
+}
+
+static int fail(sch_status st, const sch_error *err) {
+  fprintf(stderr, "schelling: %s\n", err->msg);
+  return (int)st;
+}
+
+__attribute__((format(printf, 1, 2))) static int
+usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("schelling: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs(" (see schelling --help)\n", stderr);
+  va_end(ap);
+  return SCH_ERR_INPUT;
+}
+
+/* Options shared by run and validate. */
+typedef struct cli_options {
+  const char *config;
+  const char *out;
+  const char *overrides[MAX_OVERRIDES];
+  char *owned[4]; /* override strings built from --paths/--seed/-o */
+  size_t n_overrides, n_owned;
+  int threads;
+  bool force, quiet, json;
+} cli_options;
+
+static int add_override(cli_options *o, const char *key, const char *value) {
+  if (o->n_overrides >= MAX_OVERRIDES)
+    return usage_error("too many --set options (at most %s)", "256");
+  if (!value) {
+    o->overrides[o->n_overrides++] = key;
+    return 0;
+  }
+  size_t len = strlen(key) + strlen(value) + 2;
+  char *s = malloc(len);
+  if (!s)
+    return SCH_ERR_RUNTIME;
+  snprintf(s, len, "%s=%s", key, value);
+  o->owned[o->n_owned++] = s;
+  o->overrides[o->n_overrides++] = s;
+  return 0;
+}
+
+static void free_options(cli_options *o) {
+  for (size_t i = 0; i < o->n_owned; i++)
+    free(o->owned[i]);
+}
+
+static bool is_integer(const char *s) {
+  if (!*s)
+    return false;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9')
+      return false;
+  return true;
+}
+
+/* The value of an option taking one: next argument. */
+static const char *option_value(int argc, char **argv, int *i) {
+  if (*i + 1 >= argc)
+    return NULL;
+  return argv[++*i];
+}
+
+static int parse_options(int argc, char **argv, int first, cli_options *o,
+                         bool run) {
+  for (int i = first; i < argc; i++) {
+    const char *a = argv[i], *v = NULL;
+    int rc = 0;
+    if (strcmp(a, "--force") == 0 && run) {
+      o->force = true;
+    } else if (strcmp(a, "--quiet") == 0 && run) {
+      o->quiet = true;
+    } else if (strcmp(a, "--set") == 0) {
+      if (!(v = option_value(argc, argv, &i)))
+        return usage_error("%s needs key.path=value", a);
+      rc = add_override(o, v, NULL);
+    } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && run) {
+      if (!(v = option_value(argc, argv, &i)) || !*v)
+        return usage_error("%s needs a file name", a);
+      o->out = v;
+    } else if (strcmp(a, "--paths") == 0 && run) {
+      if (!(v = option_value(argc, argv, &i)) || !is_integer(v))
+        return usage_error("--paths needs a positive integer, got '%s'",
+                           v ? v : "");
+      rc = add_override(o, "simulation.paths", v);
+    } else if (strcmp(a, "--seed") == 0 && run) {
+      if (!(v = option_value(argc, argv, &i)) || !is_integer(v))
+        return usage_error("--seed needs a non-negative integer, got '%s'",
+                           v ? v : "");
+      rc = add_override(o, "simulation.seed", v);
+    } else if (strcmp(a, "--threads") == 0 && run) {
+      if (!(v = option_value(argc, argv, &i)) || !is_integer(v) ||
+          atoi(v) < 1 || atoi(v) > 4096)
+        return usage_error("--threads needs an integer in [1, 4096], got '%s'",
+                           v ? v : "");
+      o->threads = atoi(v);
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return usage_error("unknown option '%s'", a);
+    } else if (!o->config) {
+      o->config = a;
+    } else {
+      return usage_error("unexpected argument '%s'", a);
+    }
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static void utc_now(char *buf, size_t len) {
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static sch_status write_result(const sch_config *cfg, const sch_results *res,
+                               sch_h5_writer *w, sch_error *err) {
+  char created[32];
+  utc_now(created, sizeof created);
+  sch_run_info info = {
+      .schelling_version = sch_version(),
+      .created_utc = created,
+      .seed = cfg->simulation.seed,
+      .paths = cfg->simulation.paths,
+      .steps = cfg->simulation.steps,
+      .dt_seconds = cfg->simulation.step_s,
+      .threads = sch_results_threads(res),
+      .ranks = 1,
+  };
+  sch_status st = sch_h5_write_run_info(w, &info, err);
+  if (st == SCH_OK)
+    st = sch_h5_write_config(w, cfg->resolved_yaml, err);
+  if (st == SCH_OK)
+    st = sch_results_write(res, w, err);
+  return st;
+}
+
+static void install_signal_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Load config and book; errors are input errors (exit 2). */
+static sch_status load_inputs(const cli_options *o, sch_config *cfg,
+                              sch_loanbook *book, sch_error *err) {
+  sch_status st =
+      sch_config_load(o->config, o->overrides, o->n_overrides, cfg, err);
+  if (st == SCH_OK)
+    st = sch_loanbook_load(cfg, book, err);
+  return st;
+}
+
+static int cmd_run(int argc, char **argv) {
+  cli_options o = {0};
+  int rc = parse_options(argc, argv, 2, &o, true);
+  if (rc) {
+    free_options(&o);
+    return rc;
+  }
+  if (o.out)
+    rc = add_override(&o, "output.file", o.out);
+  if (rc) {
+    free_options(&o);
+    return rc;
+  }
+  sch_set_quiet(o.quiet);
+  sch_error err = {{0}};
+  sch_config cfg = {0};
+  sch_loanbook book = {0};
+  sch_h5_writer *w = NULL;
+  sch_results *res = NULL;
+  sch_status st = load_inputs(&o, &cfg, &book, &err);
+  /* The destination is checked (and the temporary file made) before any
+   * simulation, so a bad -o fails in a second, not after an hour. */
+  if (st == SCH_OK)
+    st = sch_h5_open(cfg.output.file, o.force, &w, &err);
+  if (st == SCH_OK) {
+    install_signal_handlers();
+    sch_run_options opt = {
+        .threads = o.threads,
+        .progress = !o.quiet && isatty(STDERR_FILENO),
+        .interrupted = (volatile const int *)&interrupted_flag,
+    };
+    st = sch_engine_run(&cfg, &book, &opt, w, &res, &err);
+  }
+  if (st == SCH_OK)
+    st = write_result(&cfg, res, w, &err);
+  if (st == SCH_OK)
+    st = sch_h5_commit(&w, &err);
+  else
+    sch_h5_abort(&w);
+  if (st == SCH_OK && !o.quiet) {
+    printf("%lld paths in %.2f s on %d threads -> %s\n",
+           (long long)cfg.simulation.paths, sch_results_seconds(res),
+           sch_results_threads(res), cfg.output.file);
+    st = sch_report(cfg.output.file, false, stdout, &err);
+  }
+  if (st != SCH_OK)
+    rc = fail(st, &err);
+  sch_results_free(res);
+  sch_loanbook_free(&book);
+  sch_config_free(&cfg);
+  free_options(&o);
+  return rc;
+}
+
+static void print_validation(const sch_config *cfg, const sch_loanbook *book) {
+  double prices[SCH_MAX_ASSETS], debt = 0.0, collateral = 0.0;
+  for (int i = 0; i < cfg->n_assets; i++)
+    prices[i] = cfg->assets[i].price;
+  int64_t indebted = 0, below = 0, near = 0;
+  for (int64_t a = 0; a < book->n_accounts; a++) {
+    double d = 0.0;
+    for (int i = 0; i < cfg->n_assets; i++) {
+      d += book->debt[a * cfg->n_assets + i] * prices[i];
+      collateral += book->collateral[a * cfg->n_assets + i] * prices[i];
+    }
+    debt += d;
+    if (d <= 0.0)
+      continue;
+    indebted++;
+    double hf = sch_loanbook_health(cfg, book, a, prices);
+    below += hf < 1.0;
+    near += hf >= 1.0 && hf < 1.05;
+  }
+  printf("%s: ok\n", cfg->source);
+  printf("  simulation: %lld paths, %lld steps of %g s (horizon %g s), "
+         "seed %llu, %s returns\n",
+         (long long)cfg->simulation.paths, (long long)cfg->simulation.steps,
+         cfg->simulation.step_s, cfg->simulation.horizon_s,
+         (unsigned long long)cfg->simulation.seed,
+         cfg->simulation.returns == SCH_RETURNS_STUDENT_T ? "student_t"
+                                                          : "gaussian");
+  printf("  assets:");
+  for (int i = 0; i < cfg->n_assets; i++)
+    printf(" %s%s", cfg->assets[i].name, cfg->assets[i].stable ? "(stable)" : "");
+  printf("\n  loan book: %lld accounts (%lld with debt), debt $%.6g, "
+         "collateral $%.6g\n",
+         (long long)book->n_accounts, (long long)indebted, debt, collateral);
+  printf("  health at t=0: %lld below 1, %lld in [1, 1.05)\n",
+         (long long)below, (long long)near);
+  printf("  liquidators: %s\n", cfg->liquidators.enabled ? "on" : "off");
+}
+
+static int cmd_validate(int argc, char **argv) {
+  cli_options o = {0};
+  int rc = parse_options(argc, argv, 2, &o, false);
+  if (!rc && !o.config)
+    rc = usage_error("validate needs a CONFIG file%s", "");
+  if (rc) {
+    free_options(&o);
+    return rc;
+  }
+  sch_error err = {{0}};
+  sch_config cfg = {0};
+  sch_loanbook book = {0};
+  sch_status st = load_inputs(&o, &cfg, &book, &err);
+  if (st == SCH_OK)
+    print_validation(&cfg, &book);
+  else
+    rc = fail(st, &err);
+  sch_loanbook_free(&book);
+  sch_config_free(&cfg);
+  free_options(&o);
+  return rc;
+}
+
+static int cmd_report(int argc, char **argv) {
+  const char *file = NULL;
+  bool json = false;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--json") == 0)
+      json = true;
+    else if (argv[i][0] == '-' && argv[i][1])
+      return usage_error("unknown option '%s'", argv[i]);
+    else if (!file)
+      file = argv[i];
+    else
+      return usage_error("unexpected argument '%s'", argv[i]);
+  }
+  if (!file)
+    return usage_error("report needs a result file%s", "");
+  sch_error err = {{0}};
+  sch_status st = sch_report(file, json, stdout, &err);
+  return st == SCH_OK ? 0 : fail(st, &err);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return SCH_ERR_INPUT;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+      strcmp(cmd, "help") == 0) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0) {
+    printf("schelling %s\n", sch_version());
+    return 0;
+  }
+  if (strcmp(cmd, "run") == 0)
+    return cmd_run(argc, argv);
+  if (strcmp(cmd, "validate") == 0)
+    return cmd_validate(argc, argv);
+  if (strcmp(cmd, "report") == 0)
+    return cmd_report(argc, argv);
+  return usage_error("unknown command '%s'", cmd);
+}

@@ -1,1 +1,261 @@
-/* placeholder until written */
+#include "scenario.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sch_cholesky(const double a[][SCH_MAX_ASSETS], int n,
+                 double l[][SCH_MAX_ASSETS]) {
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < SCH_MAX_ASSETS; j++)
+      l[i][j] = 0.0;
+  for (int j = 0; j < n; j++) {
+    double pivot = a[j][j];
+    for (int k = 0; k < j; k++)
+      pivot -= l[j][k] * l[j][k];
+    if (!(pivot > 0.0))
+      return j + 1;
+    l[j][j] = sqrt(pivot);
+    for (int i = j + 1; i < n; i++) {
+      double s = a[i][j];
+      for (int k = 0; k < j; k++)
+        s -= l[i][k] * l[j][k];
+      l[i][j] = s / l[j][j];
+    }
+  }
+  return 0;
+}
+
+static const double seconds_per_year = 365.0 * 86400.0;
+
+/* Risky assets only: stable rows of the correlation have no effect, so the
+ * factor is that of the risky block (a principal minor of an SPD matrix is
+ * SPD). */
+static sch_status build_path_model(const sch_config *cfg, sch_path_model *pm,
+                                   sch_error *err) {
+  memset(pm, 0, sizeof *pm);
+  double dt = cfg->simulation.step_s / seconds_per_year;
+  pm->n_steps = cfg->simulation.steps;
+  pm->dt_years = dt;
+  pm->seed = cfg->simulation.seed;
+  pm->student_t = cfg->simulation.returns == SCH_RETURNS_STUDENT_T;
+  pm->dof = cfg->simulation.dof;
+  pm->sys_rate = cfg->systemic_jumps.rate;
+  pm->sys_mean = cfg->systemic_jumps.mean;
+  pm->sys_stdev = cfg->systemic_jumps.stdev;
+  double block[SCH_MAX_ASSETS][SCH_MAX_ASSETS] = {{0}};
+  for (int i = 0; i < cfg->n_assets; i++) {
+    if (cfg->assets[i].stable)
+      continue;
+    pm->risky_asset[pm->n_risky++] = i;
+  }
+  for (int r = 0; r < pm->n_risky; r++)
+    for (int s = 0; s < pm->n_risky; s++)
+      block[r][s] = cfg->correlation[pm->risky_asset[r]][pm->risky_asset[s]];
+  double chol[SCH_MAX_ASSETS][SCH_MAX_ASSETS];
+  if (sch_cholesky((const double(*)[SCH_MAX_ASSETS])block, pm->n_risky,
+                   chol) != 0)
+    return sch_fail(err, SCH_ERR_INPUT,
+                    "%s: correlation of the risky assets is not positive "
+                    "definite",
+                    cfg->source);
+  for (int r = 0; r < pm->n_risky; r++) {
+    const sch_asset_spec *a = &cfg->assets[pm->risky_asset[r]];
+    double step_vol = a->vol * sqrt(dt);
+    pm->log_price0[r] = log(a->price);
+    pm->drift_step[r] = (a->drift - 0.5 * a->vol * a->vol) * dt;
+    for (int s = 0; s <= r; s++)
+      pm->chol_scaled[r][s] = step_vol * chol[r][s];
+    pm->jump_rate[r] = a->jumps.rate;
+    pm->jump_mean[r] = a->jumps.mean;
+    pm->jump_stdev[r] = a->jumps.stdev;
+    pm->jump_beta[r] = a->jump_beta;
+  }
+  return SCH_OK;
+}
+
+static void build_market_assets(const sch_config *cfg, sch_market_model *mm) {
+  const double dt = cfg->simulation.step_s;
+  int slot = 0;
+  for (int i = 0; i < cfg->n_assets; i++) {
+    const sch_asset_spec *a = &cfg->assets[i];
+    const sch_venue_spec *v = &cfg->venues[i];
+    const sch_oracle_spec *o = &cfg->oracles[i];
+    mm->stable[i] = a->stable;
+    mm->slot_of_asset[i] = a->stable ? -1 : slot++;
+    mm->price0[i] = a->price;
+    mm->liquidation_threshold[i] = cfg->protocol.assets[i].liquidation_threshold;
+    mm->liquidation_bonus[i] = cfg->protocol.assets[i].liquidation_bonus;
+    if (a->stable)
+      continue;
+    mm->venue_model[i] = v->model == SCH_VENUE_POWER ? SCH_K_VENUE_POWER
+                                                     : SCH_K_VENUE_CP;
+    mm->venue_depth[i] = v->depth;
+    mm->venue_fee[i] = v->fee;
+    mm->venue_eta[i] = v->eta;
+    mm->venue_alpha[i] = v->alpha;
+    mm->inv_market_depth[i] = 1.0 / v->market_depth;
+    mm->impact_decay[i] = exp2(-dt / v->recovery_half_life_s);
+    mm->oracle_deviation[i] = o->deviation;
+    mm->oracle_heartbeat_s[i] = o->heartbeat_s;
+    /* first step at or after t_obs + d; the tolerance absorbs d/dt rounding */
+    mm->oracle_delay_steps[i] = (int64_t)ceil(o->delay_s / dt - 1e-9);
+  }
+}
+
+static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
+  const sch_liquidator_spec *lq = &cfg->liquidators;
+  memset(mm, 0, sizeof *mm);
+  mm->n_assets = cfg->n_assets;
+  mm->n_steps = cfg->simulation.steps;
+  mm->dt_s = cfg->simulation.step_s;
+  build_market_assets(cfg, mm);
+  mm->close_factor = cfg->protocol.close_factor;
+  mm->full_close_below_hf = cfg->protocol.full_close_below_hf;
+  mm->insurance_fund = cfg->protocol.insurance_fund;
+  mm->liquidators_enabled = lq->enabled;
+  mm->gas_units = lq->gas_units;
+  mm->gas_price_gwei = lq->gas_price_gwei;
+  mm->gas_beta = lq->gas_beta;
+  mm->gas_price_max_gwei = lq->gas_price_max_gwei;
+  mm->gas_window_steps = (int64_t)floor(lq->gas_window_s / mm->dt_s + 1e-9);
+  mm->gas_asset = lq->gas_asset;
+  mm->max_liquidations_per_step = lq->max_liquidations_per_step;
+  mm->max_rounds_per_step = lq->max_rounds_per_step;
+  mm->capital = lq->capital;
+  mm->flash_loans = lq->flash_loans;
+  mm->min_profit = lq->min_profit;
+}
+
+/* ---- loan-book groups ----------------------------------------------------- */
+
+typedef struct account_key {
+  uint64_t signature; /* collateral mask << 32 | debt mask */
+  double value;       /* health0 or cover0 */
+  int32_t account;
+} account_key;
+
+static int compare_keys(const void *pa, const void *pb) {
+  const account_key *a = pa, *b = pb;
+  if (a->signature != b->signature)
+    return a->signature < b->signature ? -1 : 1;
+  if (a->value != b->value)
+    return a->value < b->value ? -1 : 1;
+  return (a->account > b->account) - (a->account < b->account);
+}
+
+static uint64_t signature_of(const sch_loanbook *book, int64_t a) {
+  uint32_t cm = 0, dm = 0;
+  for (int i = 0; i < book->n_assets; i++) {
+    if (book->collateral[a * book->n_assets + i] > 0.0)
+      cm |= 1u << i;
+    if (book->debt[a * book->n_assets + i] > 0.0)
+      dm |= 1u << i;
+  }
+  return (uint64_t)cm << 32 | dm;
+}
+
+/* Initial cover: sum c p / sum d p (no thresholds), for underwater checks. */
+static double cover_of(const sch_config *cfg, const sch_loanbook *book,
+                       int64_t a) {
+  double c = 0.0, d = 0.0;
+  for (int i = 0; i < book->n_assets; i++) {
+    c += book->collateral[a * book->n_assets + i] * cfg->assets[i].price;
+    d += book->debt[a * book->n_assets + i] * cfg->assets[i].price;
+  }
+  return c / d;
+}
+
+/* Sorted keys of the indebted accounts by (signature, value). */
+static int64_t sorted_keys(const sch_config *cfg, const sch_loanbook *book,
+                           bool by_health, account_key *keys) {
+  double prices[SCH_MAX_ASSETS];
+  for (int i = 0; i < cfg->n_assets; i++)
+    prices[i] = cfg->assets[i].price;
+  int64_t n = 0;
+  for (int64_t a = 0; a < book->n_accounts; a++) {
+    uint64_t sig = signature_of(book, a);
+    if ((uint32_t)sig == 0)
+      continue; /* no debt: never liquidatable, never underwater */
+    double v = by_health ? sch_loanbook_health(cfg, book, a, prices)
+                         : cover_of(cfg, book, a);
+    keys[n++] = (account_key){sig, v, (int32_t)a};
+  }
+  qsort(keys, (size_t)n, sizeof *keys, compare_keys);
+  return n;
+}
+
+static sch_status build_groups(const sch_config *cfg, const sch_loanbook *book,
+                               sch_scenario *sc, sch_error *err) {
+  const int64_t na = book->n_accounts;
+  if (na > INT32_MAX)
+    return sch_fail(err, SCH_ERR_INPUT, "loan book: more than %d accounts",
+                    INT32_MAX);
+  account_key *hk = malloc((size_t)(na + 1) * sizeof *hk);
+  account_key *ck = malloc((size_t)(na + 1) * sizeof *ck);
+  sc->account_order = malloc((size_t)(2 * na + 1) * sizeof(int32_t));
+  sc->account_values = malloc((size_t)(2 * na + 1) * sizeof(double));
+  sc->groups = calloc((size_t)(na + 1), sizeof *sc->groups);
+  if (!hk || !ck || !sc->account_order || !sc->account_values || !sc->groups) {
+    free(hk);
+    free(ck);
+    return sch_fail(err, SCH_ERR_RUNTIME, "out of memory building the book");
+  }
+  int64_t n = sorted_keys(cfg, book, true, hk);
+  sorted_keys(cfg, book, false, ck);
+  int32_t *order = sc->account_order;
+  double *values = sc->account_values;
+  int ng = 0;
+  for (int64_t start = 0; start < n;) {
+    int64_t end = start;
+    while (end < n && hk[end].signature == hk[start].signature)
+      end++;
+    sch_book_group *g = &sc->groups[ng++];
+    g->collateral_mask = (uint32_t)(hk[start].signature >> 32);
+    g->debt_mask = (uint32_t)hk[start].signature;
+    g->n = end - start;
+    g->by_health = order + start;
+    g->health0 = values + start;
+    g->by_cover = order + n + start;
+    g->cover0 = values + n + start;
+    for (int64_t k = start; k < end; k++) {
+      order[k] = hk[k].account;
+      values[k] = hk[k].value;
+      order[n + k] = ck[k].account; /* same signatures, same runs */
+      values[n + k] = ck[k].value;
+    }
+    start = end;
+  }
+  free(hk);
+  free(ck);
+  sc->market.n_groups = ng;
+  sc->market.groups = sc->groups;
+  return SCH_OK;
+}
+
+sch_status sch_scenario_build(const sch_config *cfg, const sch_loanbook *book,
+                              sch_scenario *sc, sch_error *err) {
+  memset(sc, 0, sizeof *sc);
+  sch_status st = build_path_model(cfg, &sc->paths, err);
+  if (st != SCH_OK)
+    return st;
+  build_market_model(cfg, &sc->market);
+  sc->market.n_accounts = book->n_accounts;
+  sc->market.collateral = book->collateral;
+  sc->market.debt = book->debt;
+  st = build_groups(cfg, book, sc, err);
+  if (st != SCH_OK)
+    sch_scenario_free(sc);
+  return st;
+}
+
+void sch_scenario_free(sch_scenario *sc) {
+  if (!sc)
+    return;
+  free(sc->groups);
+  free(sc->account_order);
+  free(sc->account_values);
+  sc->groups = NULL;
+  sc->account_order = NULL;
+  sc->account_values = NULL;
+}

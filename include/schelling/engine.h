@@ -1,0 +1,108 @@
+/**
+ * @file engine.h
+ * @brief The engine driver: fixed-size blocks of paths, OpenMP over blocks,
+ *        accumulators merged in block order (DESIGN.md sections 1, 2, 5).
+ */
+#ifndef SCHELLING_ENGINE_H
+#define SCHELLING_ENGINE_H
+
+#include "schelling/loanbook.h"
+#include "schelling/output.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Paths per block. Summary bits depend on it (block-order merge), so it is
+ * a constant of the engine, never a tuning knob. */
+#define SCH_BLOCK_PATHS 512
+
+/** How to run. */
+typedef struct sch_run_options {
+  int threads;         /**< OpenMP threads, 0 = OpenMP's default */
+  bool progress;       /**< progress bar on stderr */
+  bool keep_per_path;  /**< keep every path's metrics in memory (tests) */
+  volatile const int *interrupted; /**< set non-zero to stop (signal) */
+} sch_run_options;
+
+/** Results of a run (opaque). */
+typedef struct sch_results sch_results;
+
+/**
+ * Simulate every path of the scenario.
+ * @param cfg    validated configuration
+ * @param book   its loan book
+ * @param opt    options
+ * @param writer if non-NULL and output.per_path, /paths is streamed into it
+ * @param out    results on success; release with sch_results_free()
+ * @param err    message on failure
+ * @return SCH_OK, SCH_ERR_INPUT, SCH_ERR_RUNTIME
+ */
+sch_status sch_engine_run(const sch_config *cfg, const sch_loanbook *book,
+                          const sch_run_options *opt, sch_h5_writer *writer,
+                          sch_results **out, sch_error *err);
+
+/** @return the number of per-path metrics. */
+int sch_results_metric_count(const sch_results *res);
+
+/** @return the name of metric m (DESIGN.md 3.7). */
+const char *sch_results_metric_name(const sch_results *res, int m);
+
+/** @return index of a metric by name, or -1. */
+int sch_results_metric_index(const sch_results *res, const char *name);
+
+/**
+ * Summary of metric m.
+ * @param res results
+ * @param m   metric index
+ * @param out filled (pointers refer into res)
+ */
+void sch_results_summary(const sch_results *res, int m, sch_summary *out);
+
+/**
+ * Per-path values of metric m (only with keep_per_path), else NULL.
+ * @param res results
+ * @param m   metric index
+ * @return [paths] values in path order
+ */
+const double *sch_results_per_path(const sch_results *res, int m);
+
+/** @return threads actually used. */
+int sch_results_threads(const sch_results *res);
+
+/** @return wall seconds of the simulation. */
+double sch_results_seconds(const sch_results *res);
+
+/**
+ * Write /summary, /hist and /samples of the results.
+ * @param res results
+ * @param w   writer
+ * @param err message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_results_write(const sch_results *res, sch_h5_writer *w,
+                             sch_error *err);
+
+/** Release results (NULL-safe). */
+void sch_results_free(sch_results *res);
+
+/**
+ * Simulate one path and return its metrics and, optionally, its prices
+ * (used for /samples and by tests).
+ * @param cfg         configuration
+ * @param book        loan book
+ * @param path        path index
+ * @param metrics     out: [metric count]
+ * @param market      out: [(steps + 1) * n_assets] M, or NULL
+ * @param fundamental out: [(steps + 1) * n_assets] S, or NULL
+ * @param err         message on failure
+ * @return SCH_OK or an error
+ */
+sch_status sch_engine_one_path(const sch_config *cfg, const sch_loanbook *book,
+                               int64_t path, double *metrics, double *market,
+                               double *fundamental, sch_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,99 @@
+/**
+ * @file model.h
+ * @brief Plain data the kernels read: the derived, immutable model of one run
+ *        (built once by src/scenario.c from the config and the loan book).
+ *
+ * Kernels never see the config: only these structs of arrays and sizes.
+ * Asset arrays are indexed by asset (config order); "slot" arrays by risky
+ * slot r = 0..n_risky-1, whose asset is risky_asset[r].
+ */
+#ifndef SCHELLING_KERNELS_MODEL_H
+#define SCHELLING_KERNELS_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SCH_K_MAX_ASSETS 16
+
+/** What the path kernel needs: DESIGN.md 3.1. */
+typedef struct sch_path_model {
+  int n_risky;
+  int risky_asset[SCH_K_MAX_ASSETS]; /**< asset index of each slot */
+  int64_t n_steps;
+  double dt_years;
+  double log_price0[SCH_K_MAX_ASSETS]; /**< ln S(0) per slot */
+  double drift_step[SCH_K_MAX_ASSETS]; /**< (mu - sigma^2/2) dt per slot */
+  /** sigma_r sqrt(dt) L_rs: Cholesky factor of the risky assets'
+   *  correlation, rows pre-scaled by the step volatility (lower triangle). */
+  double chol_scaled[SCH_K_MAX_ASSETS][SCH_K_MAX_ASSETS];
+  bool student_t;
+  double dof;
+  double jump_rate[SCH_K_MAX_ASSETS]; /**< per year, per slot */
+  double jump_mean[SCH_K_MAX_ASSETS];
+  double jump_stdev[SCH_K_MAX_ASSETS];
+  double jump_beta[SCH_K_MAX_ASSETS];
+  double sys_rate, sys_mean, sys_stdev;
+  uint64_t seed;
+} sch_path_model;
+
+/** Venue models, same values as sch_venue_model. */
+enum { SCH_K_VENUE_NONE = 0, SCH_K_VENUE_CP = 1, SCH_K_VENUE_POWER = 2 };
+
+/**
+ * Accounts of one signature (set of collateral and debt assets), sorted by
+ * initial health factor and, separately, by initial collateral/debt ratio.
+ * Scanning a sorted prefix against a price-ratio bound finds every account
+ * that can be liquidatable (or underwater) without touching the others.
+ */
+typedef struct sch_book_group {
+  uint32_t collateral_mask, debt_mask;
+  int64_t n;
+  const int32_t *by_health; /**< accounts, ascending initial HF */
+  const double *health0;    /**< their initial HF */
+  const int32_t *by_cover;  /**< accounts, ascending initial cover */
+  const double *cover0;     /**< sum c p / sum d p at t = 0 */
+} sch_book_group;
+
+/** What the cascade kernel needs: DESIGN.md 3.2 - 3.6. */
+typedef struct sch_market_model {
+  int n_assets;
+  int64_t n_steps;
+  double dt_s;
+  bool stable[SCH_K_MAX_ASSETS];
+  int slot_of_asset[SCH_K_MAX_ASSETS]; /**< risky slot, -1 if stable */
+  double price0[SCH_K_MAX_ASSETS];
+  /* venues and market impact */
+  int venue_model[SCH_K_MAX_ASSETS];
+  double venue_depth[SCH_K_MAX_ASSETS];
+  double venue_fee[SCH_K_MAX_ASSETS];
+  double venue_eta[SCH_K_MAX_ASSETS];
+  double venue_alpha[SCH_K_MAX_ASSETS];
+  double inv_market_depth[SCH_K_MAX_ASSETS]; /**< 1 / L_i */
+  double impact_decay[SCH_K_MAX_ASSETS];     /**< 2^(-dt/h_i) */
+  /* oracles */
+  double oracle_deviation[SCH_K_MAX_ASSETS];
+  double oracle_heartbeat_s[SCH_K_MAX_ASSETS];
+  int64_t oracle_delay_steps[SCH_K_MAX_ASSETS]; /**< ceil(d / dt) */
+  /* protocol */
+  double liquidation_threshold[SCH_K_MAX_ASSETS];
+  double liquidation_bonus[SCH_K_MAX_ASSETS];
+  double close_factor, full_close_below_hf, insurance_fund;
+  /* liquidators */
+  bool liquidators_enabled;
+  double gas_units, gas_price_gwei, gas_beta, gas_price_max_gwei;
+  int64_t gas_window_steps; /**< floor(w / dt) */
+  int gas_asset;
+  int64_t max_liquidations_per_step;
+  int max_rounds_per_step;
+  double capital;
+  bool flash_loans;
+  double min_profit;
+  /* loan book, row-major [account * n_assets + asset] */
+  int64_t n_accounts;
+  const double *collateral;
+  const double *debt;
+  int n_groups;
+  const sch_book_group *groups;
+} sch_market_model;
+
+#endif
