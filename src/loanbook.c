@@ -92,8 +92,9 @@ double sch_loanbook_health(const sch_config *cfg, const sch_loanbook *book,
 /* ------------------------------------------------------------------------ */
 
 typedef struct id_set {
-  int64_t *slots; /* row + 1, 0 = empty */
-  size_t mask;    /* capacity - 1, capacity a power of two */
+  int64_t *slots;   /* row + 1, 0 = empty */
+  size_t mask;      /* capacity - 1, capacity a power of two */
+  uint64_t *hashes; /* per row: rehashing and probing touch no strings */
 } id_set;
 
 static uint64_t fnv1a(const char *text) {
@@ -104,15 +105,19 @@ static uint64_t fnv1a(const char *text) {
 }
 
 /* Slot holding `id`, or the empty slot where it would go. */
-static size_t id_set_slot(const id_set *set, char *const *ids, const char *id) {
-  size_t slot = (size_t)fnv1a(id) & set->mask;
-  while (set->slots[slot] && strcmp(ids[set->slots[slot] - 1], id) != 0)
-    slot = (slot + 1) & set->mask;
+static size_t id_set_slot(const id_set *set, char *const *ids, const char *id,
+                          uint64_t hash) {
+  size_t slot = (size_t)hash & set->mask;
+  for (int64_t row; (row = set->slots[slot]) != 0;
+       slot = (slot + 1) & set->mask) {
+    if (set->hashes[row - 1] == hash && strcmp(ids[row - 1], id) == 0)
+      break;
+  }
   return slot;
 }
 
 /* Rebuild with room for `rows` ids at load factor <= 1/2. */
-static bool id_set_grow(id_set *set, char *const *ids, int64_t rows) {
+static bool id_set_grow(id_set *set, int64_t rows) {
   size_t capacity = 64;
   while (capacity < 2 * (size_t)rows)
     capacity *= 2;
@@ -127,8 +132,12 @@ static bool id_set_grow(id_set *set, char *const *ids, int64_t rows) {
   }
   set->mask = capacity - 1;
   for (size_t s = 0; s < old_capacity; s++) {
-    if (old[s])
-      set->slots[id_set_slot(set, ids, ids[old[s] - 1])] = old[s];
+    if (!old[s])
+      continue;
+    size_t slot = (size_t)set->hashes[old[s] - 1] & set->mask;
+    while (set->slots[slot])
+      slot = (slot + 1) & set->mask;
+    set->slots[slot] = old[s];
   }
   free(old);
   return true;
@@ -298,14 +307,20 @@ static sch_status parse_header(csv_reader *rd, char *line) {
 /* An amount: empty is zero; otherwise a finite, non-negative number. */
 static sch_status parse_amount(csv_reader *rd, int c, const csv_field *f,
                                double *amount) {
-  char name[SCH_NAME_MAX + 16];
   *amount = 0.0;
-  if (f->text[0] == '\0')
+  /* Wide books are mostly zeros: skip strtod for them. */
+  if (f->text[0] == '\0' || (f->text[0] == '0' && f->text[1] == '\0'))
     return SCH_OK;
   char *end;
   double value = strtod(f->text, &end);
+  bool malformed = end == f->text || *end != '\0';
+  if (!malformed && isfinite(value) && value >= 0.0) {
+    *amount = value;
+    return SCH_OK;
+  }
+  char name[SCH_NAME_MAX + 16];
   column_name(rd, c, name, sizeof name);
-  if (end == f->text || *end != '\0')
+  if (malformed)
     return input_error(rd, f->position, "malformed number '%.64s' in column %s",
                        f->text, name);
   if (!isfinite(value))
@@ -313,11 +328,8 @@ static sch_status parse_amount(csv_reader *rd, int c, const csv_field *f,
                        "amount '%.64s' in column %s is not finite (NaN or "
                        "infinite)",
                        f->text, name);
-  if (value < 0.0)
-    return input_error(rd, f->position, "negative amount %.64s in column %s",
-                       f->text, name);
-  *amount = value;
-  return SCH_OK;
+  return input_error(rd, f->position, "negative amount %.64s in column %s",
+                     f->text, name);
 }
 
 /* Every account with debt has collateral; collateral only in listed assets
@@ -376,11 +388,15 @@ static sch_status reserve_row(csv_reader *rd, sch_loanbook *book) {
     int64_t *lines = realloc(rd->first_lines, (size_t)capacity * sizeof *lines);
     if (lines)
       rd->first_lines = lines;
-    if (!lines || !book_reserve(book, capacity))
+    uint64_t *hashes =
+        realloc(rd->ids.hashes, (size_t)capacity * sizeof *hashes);
+    if (hashes)
+      rd->ids.hashes = hashes;
+    if (!lines || !hashes || !book_reserve(book, capacity))
       return sch_fail(rd->err, SCH_ERR_RUNTIME, "%s: out of memory", rd->path);
     rd->capacity = capacity;
   }
-  if (!id_set_grow(&rd->ids, book->account_ids, rows))
+  if (!id_set_grow(&rd->ids, rows))
     return sch_fail(rd->err, SCH_ERR_RUNTIME, "%s: out of memory", rd->path);
   return SCH_OK;
 }
@@ -396,7 +412,8 @@ static sch_status parse_row(csv_reader *rd, char *line, size_t len,
     return input_error(rd, fields[0].position, "empty account id");
   if ((st = reserve_row(rd, book)) != SCH_OK)
     return st;
-  size_t slot = id_set_slot(&rd->ids, book->account_ids, id);
+  uint64_t hash = fnv1a(id);
+  size_t slot = id_set_slot(&rd->ids, book->account_ids, id, hash);
   if (rd->ids.slots[slot])
     return input_error(rd, fields[0].position,
                        "duplicate account '%.64s' (first on line %" PRId64 ")",
@@ -420,6 +437,7 @@ static sch_status parse_row(csv_reader *rd, char *line, size_t len,
   if (!book->account_ids[row])
     return sch_fail(rd->err, SCH_ERR_RUNTIME, "%s: out of memory", rd->path);
   rd->first_lines[row] = rd->line;
+  rd->ids.hashes[row] = hash;
   rd->ids.slots[slot] = row + 1;
   book->n_accounts = row + 1;
   return SCH_OK;
@@ -476,6 +494,7 @@ sch_status sch_loanbook_read_csv(const char *path, const sch_config *cfg,
   }
   free(rd.first_lines);
   free(rd.ids.slots);
+  free(rd.ids.hashes);
   if (st != SCH_OK)
     sch_loanbook_free(book);
   return st;
