@@ -1,0 +1,95 @@
+/**
+ * @file config_internal.h
+ * @brief Private to the configuration loader: typed, range-checked readers
+ *        over the located YAML tree, and the section readers built on them.
+ */
+#ifndef SCHELLING_CONFIG_INTERNAL_H
+#define SCHELLING_CONFIG_INTERNAL_H
+
+#include <math.h>
+
+#include "config_tree.h"
+#include "schelling/config.h"
+
+#define COUNT(a) (sizeof(a) / sizeof *(a))
+
+/** One end of an allowed range; infinite value = no bound. */
+typedef struct bound {
+  double value;
+  bool inclusive;
+} bound;
+
+#define NO_LOWER ((bound){-INFINITY, true})
+#define NO_UPPER ((bound){INFINITY, true})
+#define ABOVE(x) ((bound){(x), false})
+#define AT_LEAST(x) ((bound){(x), true})
+#define BELOW(x) ((bound){(x), false})
+#define AT_MOST(x) ((bound){(x), true})
+#define DEFAULT(x) (&(const double){(x)})
+#define REQUIRED NULL
+
+/** A mapping being read; `map` NULL when the section is absent. */
+typedef struct cfg_section {
+  const cfg_node *map;
+  const cfg_node *anchor; /**< where "missing key" errors point */
+  char name[160];         /**< dotted path for messages, "" at the top */
+  sch_error *err;
+} cfg_section;
+
+/** State of one conversion. */
+typedef struct cfg_ctx {
+  sch_config *cfg;
+  sch_error *err;
+  const char *base_dir;
+  cfg_section top;
+  const cfg_node *asset_nodes[SCH_MAX_ASSETS]; /**< for per-asset errors */
+  const cfg_node *step_node; /**< simulation.step (RNG budget message) */
+} cfg_ctx;
+
+/* Readers (config.c). A NULL default means the key is required. */
+void cfg_section_child(const cfg_section *parent, const char *key,
+                       const cfg_node *map, cfg_section *out);
+sch_status cfg_open(const cfg_section *parent, const char *key, bool required,
+                    cfg_section *out);
+const cfg_node *cfg_lookup(const cfg_section *s, const char *key);
+sch_status cfg_missing(const cfg_section *s, const char *key);
+sch_status cfg_check_keys(const cfg_section *s, const char *const *known,
+                          size_t n);
+sch_status cfg_number(const cfg_section *s, const char *key, const double *def,
+                      bound lo, bound hi, double *out);
+sch_status cfg_duration(const cfg_section *s, const char *key,
+                        const double *def, bound lo, bound hi, double *out);
+sch_status cfg_integer(const cfg_section *s, const char *key, const double *def,
+                       bound lo, bound hi, int64_t *out);
+sch_status cfg_seed(const cfg_section *s, const char *key, uint64_t def,
+                    uint64_t *out);
+sch_status cfg_bool(const cfg_section *s, const char *key, bool def, bool *out);
+sch_status cfg_string(const cfg_section *s, const char *key, const char *def,
+                      char *out, size_t size);
+sch_status cfg_node_string(sch_error *err, const cfg_node *node,
+                           const char *label, char *out, size_t size);
+sch_status cfg_node_number(sch_error *err, const cfg_node *node,
+                           const char *label, bool duration, double *out);
+sch_status cfg_check_range(sch_error *err, const cfg_node *node,
+                           const char *label, double v, bound lo, bound hi);
+const char *cfg_suggest(const char *word, const char *const *candidates,
+                        size_t n);
+void cfg_join(const char *const *words, size_t n, char *buf, size_t size);
+sch_status cfg_asset_named(const cfg_ctx *ctx, const cfg_node *node,
+                           const char *where, int *index);
+
+/* Sections (config_sections.c), in the order they are read. */
+sch_status cfg_read_simulation(cfg_ctx *ctx);
+sch_status cfg_read_assets(cfg_ctx *ctx);
+sch_status cfg_check_rng_budget(cfg_ctx *ctx);
+sch_status cfg_read_correlation(cfg_ctx *ctx);
+sch_status cfg_read_market(cfg_ctx *ctx); /* systemic jumps, venues, oracles */
+sch_status cfg_read_protocol(cfg_ctx *ctx);
+sch_status cfg_read_liquidators(cfg_ctx *ctx);
+sch_status cfg_read_loanbook(cfg_ctx *ctx);
+sch_status cfg_read_output(cfg_ctx *ctx);
+
+/* The resolved YAML text (config_resolved.c). */
+sch_status cfg_write_resolved(sch_config *cfg, sch_error *err);
+
+#endif

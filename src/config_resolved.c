@@ -1,0 +1,259 @@
+/* The resolved configuration as YAML: every key, defaults included, numbers
+ * printed so that they parse back to the same double (stored in HDF5). */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+
+typedef struct text_buf {
+  char *data;
+  size_t len, cap;
+  bool failed; /* out of memory: later appends are ignored */
+} text_buf;
+
+static void put(text_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void put(text_buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (b->failed || n < 0)
+    return;
+  if (b->len + (size_t)n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + (size_t)n + 1)
+      cap *= 2;
+    char *data = realloc(b->data, cap);
+    if (!data) {
+      b->failed = true;
+      return;
+    }
+    b->data = data;
+    b->cap = cap;
+  }
+  va_start(ap, fmt);
+  vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}
+
+/* Shortest %g form that reads back as the same double. */
+static const char *num(double v, char buf[32]) {
+  for (int digits = 15; digits <= 17; digits++) {
+    snprintf(buf, 32, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v)
+      break;
+  }
+  return buf;
+}
+
+/* Plain if that cannot be misread as YAML syntax, else double-quoted. */
+static void put_string(text_buf *b, const char *s) {
+  static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW"
+                             "XYZ0123456789_./-";
+  if (s[0] && s[0] != '-' && strspn(s, safe) == strlen(s)) {
+    put(b, "%s", s);
+    return;
+  }
+  put(b, "\"");
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      put(b, "\\%c", c);
+    else if (c < 0x20 || c == 0x7f)
+      put(b, "\\x%02x", c);
+    else
+      put(b, "%c", c);
+  }
+  put(b, "\"");
+}
+
+static const char *boolean(bool v) {
+  return v ? "true" : "false";
+}
+
+static void put_jumps(text_buf *b, const sch_jump_spec *j) {
+  char r[32], m[32], s[32];
+  put(b, "{rate: %s, mean: %s, stdev: %s}\n", num(j->rate, r), num(j->mean, m),
+      num(j->stdev, s));
+}
+
+static void put_simulation(text_buf *b, const sch_simulation_spec *sim) {
+  char h[32], st[32], d[32];
+  put(b, "simulation:\n  paths: %" PRId64 "\n", sim->paths);
+  put(b, "  horizon: %ss\n  step: %ss\n", num(sim->horizon_s, h),
+      num(sim->step_s, st));
+  put(b, "  seed: %" PRIu64 "\n", sim->seed);
+  put(b, "  returns: %s\n  dof: %s\n",
+      sim->returns == SCH_RETURNS_STUDENT_T ? "student_t" : "gaussian",
+      num(sim->dof, d));
+}
+
+static void put_assets(text_buf *b, const sch_config *cfg) {
+  char p[32], v[32], d[32], beta[32];
+  put(b, "assets:\n");
+  for (int i = 0; i < cfg->n_assets; i++) {
+    const sch_asset_spec *a = &cfg->assets[i];
+    put(b, "  - name: ");
+    put_string(b, a->name);
+    put(b, "\n    price: %s\n    vol: %s\n    drift: %s\n    jumps: ",
+        num(a->price, p), num(a->vol, v), num(a->drift, d));
+    put_jumps(b, &a->jumps);
+    put(b, "    jump_beta: %s\n", num(a->jump_beta, beta));
+  }
+  put(b, "correlation:\n");
+  for (int i = 0; i < cfg->n_assets; i++) {
+    put(b, "  - [");
+    for (int j = 0; j < cfg->n_assets; j++)
+      put(b, "%s%s", j ? ", " : "", num(cfg->correlation[i][j], p));
+    put(b, "]\n");
+  }
+  put(b, "systemic_jumps: ");
+  put_jumps(b, &cfg->systemic_jumps);
+}
+
+static void put_venue(text_buf *b, const sch_venue_spec *v) {
+  char x[32];
+  bool power = v->model == SCH_VENUE_POWER;
+  put(b, "{model: %s, depth: %s", power ? "power" : "constant_product",
+      num(v->depth, x));
+  put(b, ", fee: %s", num(v->fee, x));
+  if (power) {
+    put(b, ", eta: %s", num(v->eta, x));
+    put(b, ", alpha: %s", num(v->alpha, x));
+  }
+  put(b, ", market_depth: %s", num(v->market_depth, x));
+  put(b, ", recovery_half_life: %ss}\n", num(v->recovery_half_life_s, x));
+}
+
+static void put_market(text_buf *b, const sch_config *cfg) {
+  char x[32], y[32], z[32];
+  bool any = false;
+  for (int i = 0; i < cfg->n_assets; i++)
+    any |= !cfg->assets[i].stable;
+  put(b, any ? "venues:\n" : "venues: {}\n");
+  for (int i = 0; i < cfg->n_assets; i++)
+    if (!cfg->assets[i].stable) {
+      put(b, "  ");
+      put_string(b, cfg->assets[i].name);
+      put(b, ": ");
+      put_venue(b, &cfg->venues[i]);
+    }
+  put(b, any ? "oracles:\n" : "oracles: {}\n");
+  for (int i = 0; i < cfg->n_assets; i++)
+    if (!cfg->assets[i].stable) {
+      const sch_oracle_spec *o = &cfg->oracles[i];
+      put(b, "  ");
+      put_string(b, cfg->assets[i].name);
+      put(b, ": {deviation: %s, heartbeat: %ss, delay: %ss}\n",
+          num(o->deviation, x), num(o->heartbeat_s, y), num(o->delay_s, z));
+    }
+}
+
+static void put_protocol(text_buf *b, const sch_config *cfg) {
+  const sch_protocol_spec *p = &cfg->protocol;
+  char x[32], y[32];
+  bool any = false;
+  for (int i = 0; i < cfg->n_assets; i++)
+    any |= p->assets[i].listed;
+  put(b, "protocol:\n  assets:%s\n", any ? "" : " {}");
+  for (int i = 0; i < cfg->n_assets; i++)
+    if (p->assets[i].listed) {
+      put(b, "    ");
+      put_string(b, cfg->assets[i].name);
+      put(b, ": {liquidation_threshold: %s, liquidation_bonus: %s}\n",
+          num(p->assets[i].liquidation_threshold, x),
+          num(p->assets[i].liquidation_bonus, y));
+    }
+  put(b, "  close_factor: %s\n", num(p->close_factor, x));
+  put(b, "  full_close_below_hf: %s\n", num(p->full_close_below_hf, x));
+  put(b, "  insurance_fund: %s\n", num(p->insurance_fund, x));
+}
+
+static void put_liquidators(text_buf *b, const sch_config *cfg) {
+  const sch_liquidator_spec *l = &cfg->liquidators;
+  char x[32];
+  put(b, "liquidators:\n  enabled: %s\n", boolean(l->enabled));
+  put(b, "  gas_units: %s\n", num(l->gas_units, x));
+  put(b, "  gas_price_gwei: %s\n", num(l->gas_price_gwei, x));
+  put(b, "  gas_beta: %s\n", num(l->gas_beta, x));
+  put(b, "  gas_price_max_gwei: %s\n", num(l->gas_price_max_gwei, x));
+  put(b, "  gas_window: %ss\n  gas_asset: ", num(l->gas_window_s, x));
+  put_string(b, cfg->assets[l->gas_asset].name);
+  put(b, "\n  max_liquidations_per_step: %" PRId64 "\n",
+      l->max_liquidations_per_step);
+  put(b, "  max_rounds_per_step: %d\n", l->max_rounds_per_step);
+  put(b, "  capital: %s\n", num(l->capital, x));
+  put(b, "  flash_loans: %s\n", boolean(l->flash_loans));
+  put(b, "  min_profit: %s\n", num(l->min_profit, x));
+}
+
+static void put_mix(text_buf *b, const sch_config *cfg, const sch_book_mix *m) {
+  char x[32];
+  bool first = true;
+  put(b, "      - {collateral: [");
+  for (int a = 0; a < cfg->n_assets; a++)
+    if (m->collateral_mask & (1u << a)) {
+      put(b, "%s", first ? "" : ", ");
+      put_string(b, cfg->assets[a].name);
+      first = false;
+    }
+  put(b, "], debt: ");
+  put_string(b, cfg->assets[m->debt].name);
+  put(b, ", weight: %s}\n", num(m->weight, x));
+}
+
+static void put_loanbook(text_buf *b, const sch_config *cfg) {
+  const sch_loanbook_spec *l = &cfg->loanbook;
+  char w[32], x[32], y[32], z[32];
+  put(b, "loanbook:\n");
+  if (!l->generate) {
+    put(b, "  file: ");
+    put_string(b, l->file);
+    put(b, "\n");
+    return;
+  }
+  put(b, "  generate:\n    accounts: %" PRId64 "\n", l->accounts);
+  put(b, "    total_debt: %s\n", num(l->total_debt, x));
+  put(b, "    size_sigma: %s\n", num(l->size_sigma, x));
+  put(b, "    health: {min: %s, max: %s, median: %s, sigma: %s}\n",
+      num(l->hf_min, w), num(l->hf_max, x), num(l->hf_median, y),
+      num(l->hf_sigma, z));
+  put(b, "    seed: %" PRIu64 "\n    mix:\n", l->seed);
+  for (int k = 0; k < l->n_mix; k++)
+    put_mix(b, cfg, &l->mix[k]);
+}
+
+static void put_output(text_buf *b, const sch_output_spec *o) {
+  char x[32];
+  put(b, "output:\n  file: ");
+  put_string(b, o->file);
+  put(b, "\n  per_path: %s\n  levels: [", boolean(o->per_path));
+  for (int i = 0; i < o->n_levels; i++)
+    put(b, "%s%s", i ? ", " : "", num(o->levels[i], x));
+  put(b, "]\n  samples: %d\n", o->samples);
+}
+
+sch_status cfg_write_resolved(sch_config *cfg, sch_error *err) {
+  text_buf b = {0};
+  put(&b, "# schelling resolved configuration: every key, defaults "
+          "included; durations in seconds\n");
+  put_simulation(&b, &cfg->simulation);
+  put_assets(&b, cfg);
+  put_market(&b, cfg);
+  put_protocol(&b, cfg);
+  put_liquidators(&b, cfg);
+  put_loanbook(&b, cfg);
+  put_output(&b, &cfg->output);
+  if (b.failed) {
+    free(b.data);
+    return sch_fail(err, SCH_ERR_RUNTIME, "configuration: out of memory");
+  }
+  cfg->resolved_yaml = b.data;
+  return SCH_OK;
+}

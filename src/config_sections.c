@@ -1,0 +1,691 @@
+/* Section readers: each key's type, default and range (docs/config.md). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config_internal.h"
+#include "rng.h"
+
+#define TRY(expr)                                                              \
+  do {                                                                         \
+    sch_status try_status_ = (expr);                                           \
+    if (try_status_ != SCH_OK)                                                 \
+      return try_status_;                                                      \
+  } while (0)
+
+/* ----------------------------------------------------------- simulation */
+
+static sch_status read_returns(cfg_ctx *ctx, const cfg_section *s) {
+  sch_simulation_spec *sim = &ctx->cfg->simulation;
+  char returns[32];
+  TRY(cfg_string(s, "returns", "gaussian", returns, sizeof returns));
+  if (strcmp(returns, "gaussian") == 0) {
+    sim->returns = SCH_RETURNS_GAUSSIAN;
+    return cfg_number(s, "dof", DEFAULT(0), NO_LOWER, NO_UPPER, &sim->dof);
+  }
+  if (strcmp(returns, "student_t") == 0) {
+    sim->returns = SCH_RETURNS_STUDENT_T;
+    return cfg_number(s, "dof", REQUIRED, ABOVE(2), NO_UPPER, &sim->dof);
+  }
+  return cfg_fail_at(ctx->err, cfg_lookup(s, "returns"),
+                     "simulation.returns must be gaussian or student_t, got "
+                     "'%s'",
+                     returns);
+}
+
+/* T must be a whole number of steps: n = T/dt (DESIGN.md 3). */
+static sch_status count_steps(cfg_ctx *ctx, const cfg_section *s) {
+  sch_simulation_spec *sim = &ctx->cfg->simulation;
+  if (sim->step_s > sim->horizon_s)
+    return cfg_fail_at(ctx->err, cfg_lookup(s, "step"),
+                       "simulation.step = %gs is longer than "
+                       "simulation.horizon = %gs",
+                       sim->step_s, sim->horizon_s);
+  double steps = sim->horizon_s / sim->step_s;
+  if (fabs(steps - round(steps)) > 1e-9 * steps)
+    return cfg_fail_at(ctx->err, cfg_lookup(s, "horizon"),
+                       "simulation.horizon = %gs is not a whole multiple of "
+                       "simulation.step = %gs (%.6g steps)",
+                       sim->horizon_s, sim->step_s, steps);
+  if (steps > 1e15)
+    return cfg_fail_at(ctx->err, cfg_lookup(s, "step"),
+                       "simulation: %.6g steps is too many", steps);
+  sim->steps = (int64_t)llround(steps);
+  return SCH_OK;
+}
+
+sch_status cfg_read_simulation(cfg_ctx *ctx) {
+  static const char *const keys[] = {"paths", "horizon", "step",
+                                     "seed",  "returns", "dof"};
+  sch_simulation_spec *sim = &ctx->cfg->simulation;
+  cfg_section s;
+  TRY(cfg_open(&ctx->top, "simulation", true, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(cfg_integer(&s, "paths", DEFAULT(1000000), ABOVE(0), NO_UPPER,
+                  &sim->paths));
+  if (sim->paths > SCH_MAX_PATHS)
+    return cfg_fail_at(ctx->err, cfg_lookup(&s, "paths"),
+                       "simulation.paths = %lld is more than the RNG allows "
+                       "(2^30 = %lld paths, kernels/rng.h); split the run "
+                       "over seeds",
+                       (long long)sim->paths, (long long)SCH_MAX_PATHS);
+  TRY(cfg_duration(&s, "horizon", REQUIRED, ABOVE(0), NO_UPPER,
+                   &sim->horizon_s));
+  TRY(cfg_duration(&s, "step", REQUIRED, ABOVE(0), NO_UPPER, &sim->step_s));
+  TRY(count_steps(ctx, &s));
+  ctx->step_node = cfg_lookup(&s, "step");
+  TRY(cfg_seed(&s, "seed", 42, &sim->seed));
+  return read_returns(ctx, &s);
+}
+
+/* --------------------------------------------------------------- assets */
+
+static sch_status read_jumps(const cfg_section *parent, const char *key,
+                             sch_jump_spec *jumps) {
+  static const char *const keys[] = {"rate", "mean", "stdev"};
+  cfg_section s;
+  TRY(cfg_open(parent, key, false, &s));
+  if (!s.map)
+    return SCH_OK; /* none: rate 0 */
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(cfg_number(&s, "rate", REQUIRED, AT_LEAST(0), NO_UPPER, &jumps->rate));
+  TRY(cfg_number(&s, "mean", DEFAULT(0), NO_LOWER, NO_UPPER, &jumps->mean));
+  return cfg_number(&s, "stdev", DEFAULT(0), AT_LEAST(0), NO_UPPER,
+                    &jumps->stdev);
+}
+
+/* Names appear in CSV headers, metric names and `--set` paths. */
+static sch_status check_asset_name(cfg_ctx *ctx, const cfg_node *node,
+                                   const char *name, int index) {
+  size_t ok = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
+                           "YZ0123456789_-.");
+  if (ok != strlen(name))
+    return cfg_fail_at(ctx->err, node,
+                       "asset name '%s' may only use letters, digits, '_', "
+                       "'-' and '.'",
+                       name);
+  for (int i = 0; i < index; i++)
+    if (strcmp(ctx->cfg->assets[i].name, name) == 0)
+      return cfg_fail_at(ctx->err, node,
+                         "duplicate asset name '%s' (also assets[%d])", name,
+                         i);
+  return SCH_OK;
+}
+
+static sch_status read_asset(cfg_ctx *ctx, const cfg_node *item, int index) {
+  static const char *const keys[] = {"name",  "price", "vol",
+                                     "drift", "jumps", "jump_beta"};
+  sch_asset_spec *a = &ctx->cfg->assets[index];
+  cfg_section s = {.map = item, .anchor = item, .err = ctx->err};
+  char buf[32];
+  snprintf(s.name, sizeof s.name, "assets[%d]", index);
+  if (item->kind != CFG_MAP)
+    return cfg_fail_at(ctx->err, item,
+                       "%s must be a mapping {name: ..., "
+                       "price: ..., ...}",
+                       s.name);
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  const cfg_node *name = cfg_lookup(&s, "name");
+  if (!name)
+    return cfg_missing(&s, "name");
+  snprintf(buf, sizeof buf, "%s.name", s.name);
+  TRY(cfg_node_string(ctx->err, name, buf, a->name, sizeof a->name));
+  TRY(check_asset_name(ctx, name, a->name, index));
+  snprintf(s.name, sizeof s.name, "assets.%s", a->name);
+  TRY(cfg_number(&s, "price", REQUIRED, ABOVE(0), NO_UPPER, &a->price));
+  TRY(cfg_number(&s, "vol", DEFAULT(0), AT_LEAST(0), NO_UPPER, &a->vol));
+  TRY(cfg_number(&s, "drift", DEFAULT(0), NO_LOWER, NO_UPPER, &a->drift));
+  TRY(read_jumps(&s, "jumps", &a->jumps));
+  TRY(cfg_number(&s, "jump_beta", DEFAULT(1), NO_LOWER, NO_UPPER,
+                 &a->jump_beta));
+  a->stable = a->vol == 0 && a->jumps.rate == 0;
+  ctx->asset_nodes[index] = item;
+  return SCH_OK;
+}
+
+sch_status cfg_read_assets(cfg_ctx *ctx) {
+  const cfg_node *list = cfg_lookup(&ctx->top, "assets");
+  if (!list)
+    return cfg_missing(&ctx->top, "assets");
+  if (list->kind != CFG_LIST || list->n == 0)
+    return cfg_fail_at(ctx->err, list,
+                       "assets must be a non-empty list of {name, price, "
+                       "vol, ...}");
+  if (list->n > SCH_MAX_ASSETS)
+    return cfg_fail_at(ctx->err, list->items[SCH_MAX_ASSETS],
+                       "too many assets: %zu, at most %d", list->n,
+                       SCH_MAX_ASSETS);
+  for (size_t i = 0; i < list->n; i++)
+    TRY(read_asset(ctx, list->items[i], (int)i));
+  ctx->cfg->n_assets = (int)list->n;
+  return SCH_OK;
+}
+
+static int risky_count(const sch_config *cfg) {
+  int n = 0;
+  for (int i = 0; i < cfg->n_assets; i++)
+    n += !cfg->assets[i].stable;
+  return n;
+}
+
+/* Each path owns 2^34 draws per stream (kernels/rng.h); a step of the
+ * diffusion stream takes up to two draws per risky asset plus one. */
+sch_status cfg_check_rng_budget(cfg_ctx *ctx) {
+  const sch_simulation_spec *sim = &ctx->cfg->simulation;
+  int risky = risky_count(ctx->cfg);
+  double draws = (double)sim->steps * (risky + 1) * 2;
+  if (draws <= ldexp(1, SCH_DRAWS_PER_PATH_LOG2))
+    return SCH_OK;
+  return cfg_fail_at(ctx->err, ctx->step_node,
+                     "simulation: %lld steps x (%d risky assets + 1) x 2 = "
+                     "%.6g draws per path exceed the RNG stream of 2^34 per "
+                     "path (kernels/rng.h); use a longer step or a shorter "
+                     "horizon",
+                     (long long)sim->steps, risky, draws);
+}
+
+/* ---------------------------------------------------------- correlation */
+
+static sch_status read_row(cfg_ctx *ctx, const cfg_node *row, int i) {
+  sch_config *cfg = ctx->cfg;
+  char label[64];
+  if (row->kind != CFG_LIST || row->n != (size_t)cfg->n_assets)
+    return cfg_fail_at(ctx->err, row,
+                       "correlation row %d must be a list of %d numbers (one "
+                       "per asset), got %zu",
+                       i, cfg->n_assets, row->kind == CFG_LIST ? row->n : 0);
+  for (int j = 0; j < cfg->n_assets; j++) {
+    snprintf(label, sizeof label, "correlation[%d][%d]", i, j);
+    TRY(cfg_node_number(ctx->err, row->items[j], label, false,
+                        &cfg->correlation[i][j]));
+    TRY(cfg_check_range(ctx->err, row->items[j], label, cfg->correlation[i][j],
+                        AT_LEAST(-1), AT_MOST(1)));
+    if (i == j && fabs(cfg->correlation[i][j] - 1) > 1e-12)
+      return cfg_fail_at(ctx->err, row->items[j],
+                         "%s = %.17g: the diagonal must be 1", label,
+                         cfg->correlation[i][j]);
+  }
+  return SCH_OK;
+}
+
+static sch_status check_symmetric(cfg_ctx *ctx, const cfg_node *list) {
+  const sch_config *cfg = ctx->cfg;
+  for (int i = 0; i < cfg->n_assets; i++)
+    for (int j = 0; j < i; j++) {
+      double upper = cfg->correlation[j][i], lower = cfg->correlation[i][j];
+      if (fabs(upper - lower) > 1e-12)
+        return cfg_fail_at(ctx->err, list->items[i]->items[j],
+                           "correlation is not symmetric: correlation[%d][%d]"
+                           " = %.17g but correlation[%d][%d] = %.17g",
+                           j, i, upper, i, j, lower);
+    }
+  return SCH_OK;
+}
+
+/* Cholesky of the full matrix; returns the 1-based failing minor, or 0. */
+static int failing_minor(const sch_config *cfg, double *pivot) {
+  double l[SCH_MAX_ASSETS][SCH_MAX_ASSETS] = {{0}};
+  int n = cfg->n_assets;
+  for (int j = 0; j < n; j++) {
+    double d = cfg->correlation[j][j];
+    for (int k = 0; k < j; k++)
+      d -= l[j][k] * l[j][k];
+    if (!(d > 1e-12)) {
+      *pivot = d;
+      return j + 1;
+    }
+    l[j][j] = sqrt(d);
+    for (int i = j + 1; i < n; i++) {
+      double s = cfg->correlation[i][j];
+      for (int k = 0; k < j; k++)
+        s -= l[i][k] * l[j][k];
+      l[i][j] = s / l[j][j];
+    }
+  }
+  return 0;
+}
+
+static sch_status check_positive_definite(cfg_ctx *ctx) {
+  const sch_config *cfg = ctx->cfg;
+  double pivot = 0;
+  int minor = failing_minor(cfg, &pivot);
+  if (minor == 0)
+    return SCH_OK;
+  const char *names[SCH_MAX_ASSETS];
+  char list[SCH_MAX_ASSETS * (SCH_NAME_MAX + 2)];
+  for (int i = 0; i < minor; i++)
+    names[i] = cfg->assets[i].name;
+  cfg_join(names, (size_t)minor, list, sizeof list);
+  return cfg_fail_at(ctx->err, cfg_map_key(ctx->top.map, "correlation"),
+                     "correlation is not positive definite: leading minor %d "
+                     "(%s) has a non-positive pivot (%.3g)",
+                     minor, list, pivot);
+}
+
+sch_status cfg_read_correlation(cfg_ctx *ctx) {
+  sch_config *cfg = ctx->cfg;
+  const cfg_node *list = cfg_lookup(&ctx->top, "correlation");
+  for (int i = 0; i < cfg->n_assets; i++)
+    cfg->correlation[i][i] = 1;
+  if (!list)
+    return SCH_OK; /* identity */
+  if (list->kind != CFG_LIST || list->n != (size_t)cfg->n_assets)
+    return cfg_fail_at(ctx->err, list,
+                       "correlation must be a list of %d rows (one per asset,"
+                       " in assets order), got %zu",
+                       cfg->n_assets, list->kind == CFG_LIST ? list->n : 0);
+  for (int i = 0; i < cfg->n_assets; i++)
+    TRY(read_row(ctx, list->items[i], i));
+  TRY(check_symmetric(ctx, list));
+  return check_positive_definite(ctx);
+}
+
+/* ------------------------------------------------------ venues, oracles */
+
+/* The asset an entry of venues/oracles/protocol.assets is keyed by. */
+static sch_status entry_asset(cfg_ctx *ctx, const cfg_section *s, size_t i,
+                              bool risky_only, int *index) {
+  const cfg_node *key = s->map->keys[i];
+  TRY(cfg_asset_named(ctx, key, s->name, index));
+  const sch_asset_spec *a = &ctx->cfg->assets[*index];
+  if (risky_only && a->stable)
+    return cfg_fail_at(
+        ctx->err, key, "%s is stable (vol 0, no jumps): %s; remove this entry",
+        a->name,
+        strcmp(s->name, "venues") == 0 ? "it is sold at its price"
+                                       : "it has a fixed oracle");
+  const cfg_node *value = s->map->items[i];
+  if (value->kind != CFG_MAP)
+    return cfg_fail_at(ctx->err, value, "%s.%s must be a mapping", s->name,
+                       a->name);
+  return SCH_OK;
+}
+
+static sch_status read_venue_model(cfg_ctx *ctx, const cfg_section *v,
+                                   sch_venue_spec *venue) {
+  static const char *const cp_keys[] = {"model", "depth", "fee", "market_depth",
+                                        "recovery_half_life"};
+  static const char *const power_keys[] = {"model",
+                                           "depth",
+                                           "fee",
+                                           "eta",
+                                           "alpha",
+                                           "market_depth",
+                                           "recovery_half_life"};
+  char model[32];
+  TRY(cfg_string(v, "model", REQUIRED, model, sizeof model));
+  if (strcmp(model, "constant_product") == 0) {
+    venue->model = SCH_VENUE_CONSTANT_PRODUCT;
+    return cfg_check_keys(v, cp_keys, COUNT(cp_keys));
+  }
+  if (strcmp(model, "power") == 0) {
+    venue->model = SCH_VENUE_POWER;
+    TRY(cfg_check_keys(v, power_keys, COUNT(power_keys)));
+    TRY(cfg_number(v, "eta", REQUIRED, AT_LEAST(0), NO_UPPER, &venue->eta));
+    return cfg_number(v, "alpha", REQUIRED, ABOVE(0), NO_UPPER, &venue->alpha);
+  }
+  return cfg_fail_at(ctx->err, cfg_lookup(v, "model"),
+                     "%s.model must be constant_product or power, got '%s'",
+                     v->name, model);
+}
+
+static sch_status read_venue(cfg_ctx *ctx, const cfg_section *v,
+                             sch_venue_spec *venue) {
+  TRY(read_venue_model(ctx, v, venue));
+  TRY(cfg_number(v, "depth", REQUIRED, ABOVE(0), NO_UPPER, &venue->depth));
+  TRY(cfg_number(v, "fee", DEFAULT(0), AT_LEAST(0), BELOW(1), &venue->fee));
+  TRY(cfg_number(v, "market_depth", REQUIRED, ABOVE(0), NO_UPPER,
+                 &venue->market_depth));
+  return cfg_duration(v, "recovery_half_life", REQUIRED, ABOVE(0), NO_UPPER,
+                      &venue->recovery_half_life_s);
+}
+
+static sch_status read_oracle(const cfg_section *o, sch_oracle_spec *oracle) {
+  static const char *const keys[] = {"deviation", "heartbeat", "delay"};
+  TRY(cfg_check_keys(o, keys, COUNT(keys)));
+  TRY(cfg_number(o, "deviation", DEFAULT(0.005), AT_LEAST(0), NO_UPPER,
+                 &oracle->deviation));
+  TRY(cfg_duration(o, "heartbeat", DEFAULT(3600), ABOVE(0), NO_UPPER,
+                   &oracle->heartbeat_s));
+  return cfg_duration(o, "delay", DEFAULT(0), AT_LEAST(0), NO_UPPER,
+                      &oracle->delay_s);
+}
+
+/* venues (is_venue) or oracles: one entry per risky asset, none else. */
+static sch_status read_per_risky_asset(cfg_ctx *ctx, const char *section,
+                                       bool is_venue) {
+  sch_config *cfg = ctx->cfg;
+  bool seen[SCH_MAX_ASSETS] = {false};
+  cfg_section s, entry;
+  TRY(cfg_open(&ctx->top, section, false, &s));
+  for (size_t i = 0; s.map && i < s.map->n; i++) {
+    int a;
+    TRY(entry_asset(ctx, &s, i, true, &a));
+    cfg_section_child(&s, cfg->assets[a].name, s.map->items[i], &entry);
+    if (is_venue)
+      TRY(read_venue(ctx, &entry, &cfg->venues[a]));
+    else
+      TRY(read_oracle(&entry, &cfg->oracles[a]));
+    seen[a] = true;
+  }
+  for (int a = 0; a < cfg->n_assets; a++)
+    if (!cfg->assets[a].stable && !seen[a])
+      return cfg_fail_at(ctx->err, ctx->asset_nodes[a],
+                         "asset %s is risky (vol %g, jump rate %g/yr) but has "
+                         "no entry in %s",
+                         cfg->assets[a].name, cfg->assets[a].vol,
+                         cfg->assets[a].jumps.rate, section);
+  return SCH_OK;
+}
+
+sch_status cfg_read_market(cfg_ctx *ctx) {
+  TRY(read_jumps(&ctx->top, "systemic_jumps", &ctx->cfg->systemic_jumps));
+  TRY(read_per_risky_asset(ctx, "venues", true));
+  return read_per_risky_asset(ctx, "oracles", false);
+}
+
+/* ------------------------------------------------------------- protocol */
+
+static sch_status read_listing(const cfg_section *e, sch_protocol_asset *p,
+                               const char *name) {
+  static const char *const keys[] = {"liquidation_threshold",
+                                     "liquidation_bonus"};
+  TRY(cfg_check_keys(e, keys, COUNT(keys)));
+  TRY(cfg_number(e, "liquidation_threshold", REQUIRED, ABOVE(0), BELOW(1),
+                 &p->liquidation_threshold));
+  TRY(cfg_number(e, "liquidation_bonus", REQUIRED, AT_LEAST(0), NO_UPPER,
+                 &p->liquidation_bonus));
+  p->listed = true;
+  double seized = p->liquidation_threshold * (1 + p->liquidation_bonus);
+  if (seized >= 1) {
+    char where[SCH_ERROR_MAX];
+    cfg_where(e->map, where, sizeof where);
+    /* A liquidation then lowers the account's health instead of raising
+     * it: legal, but almost always a mistake. */
+    sch_warn("%s: %s: liquidation_threshold x (1 + liquidation_bonus) = %g "
+             ">= 1: liquidating an account makes it less healthy",
+             where, name, seized);
+  }
+  return SCH_OK;
+}
+
+sch_status cfg_read_protocol(cfg_ctx *ctx) {
+  static const char *const keys[] = {"assets", "close_factor",
+                                     "full_close_below_hf", "insurance_fund"};
+  sch_protocol_spec *p = &ctx->cfg->protocol;
+  cfg_section s, listings, e;
+  TRY(cfg_open(&ctx->top, "protocol", false, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(cfg_open(&s, "assets", false, &listings));
+  for (size_t i = 0; listings.map && i < listings.map->n; i++) {
+    int a;
+    TRY(entry_asset(ctx, &listings, i, false, &a));
+    const char *name = ctx->cfg->assets[a].name;
+    cfg_section_child(&listings, name, listings.map->items[i], &e);
+    TRY(read_listing(&e, &p->assets[a], e.name));
+  }
+  TRY(cfg_number(&s, "close_factor", DEFAULT(0.5), ABOVE(0), AT_MOST(1),
+                 &p->close_factor));
+  TRY(cfg_number(&s, "full_close_below_hf", DEFAULT(0.95), AT_LEAST(0),
+                 AT_MOST(1), &p->full_close_below_hf));
+  return cfg_number(&s, "insurance_fund", DEFAULT(0), AT_LEAST(0), NO_UPPER,
+                    &p->insurance_fund);
+}
+
+/* ---------------------------------------------------------- liquidators */
+
+static sch_status read_gas_asset(cfg_ctx *ctx, const cfg_section *s) {
+  const cfg_node *node = cfg_lookup(s, "gas_asset");
+  int *gas = &ctx->cfg->liquidators.gas_asset;
+  if (node)
+    return cfg_asset_named(ctx, node, "liquidators.gas_asset", gas);
+  *gas = 0; /* default: the first risky asset (or the first at all) */
+  for (int i = ctx->cfg->n_assets - 1; i >= 0; i--)
+    if (!ctx->cfg->assets[i].stable)
+      *gas = i;
+  return SCH_OK;
+}
+
+static sch_status read_gas(cfg_ctx *ctx, const cfg_section *s) {
+  sch_liquidator_spec *l = &ctx->cfg->liquidators;
+  TRY(cfg_number(s, "gas_units", DEFAULT(500000), AT_LEAST(0), NO_UPPER,
+                 &l->gas_units));
+  TRY(cfg_number(s, "gas_price_gwei", DEFAULT(30), AT_LEAST(0), NO_UPPER,
+                 &l->gas_price_gwei));
+  TRY(cfg_number(s, "gas_beta", DEFAULT(5), AT_LEAST(0), NO_UPPER,
+                 &l->gas_beta));
+  TRY(cfg_number(s, "gas_price_max_gwei", DEFAULT(1000),
+                 AT_LEAST(l->gas_price_gwei), NO_UPPER,
+                 &l->gas_price_max_gwei));
+  TRY(cfg_duration(s, "gas_window", DEFAULT(3600), AT_LEAST(0), NO_UPPER,
+                   &l->gas_window_s));
+  return read_gas_asset(ctx, s);
+}
+
+sch_status cfg_read_liquidators(cfg_ctx *ctx) {
+  static const char *const keys[] = {"enabled",
+                                     "gas_units",
+                                     "gas_price_gwei",
+                                     "gas_beta",
+                                     "gas_price_max_gwei",
+                                     "gas_window",
+                                     "gas_asset",
+                                     "max_liquidations_per_step",
+                                     "max_rounds_per_step",
+                                     "capital",
+                                     "flash_loans",
+                                     "min_profit"};
+  sch_liquidator_spec *l = &ctx->cfg->liquidators;
+  cfg_section s;
+  int64_t rounds;
+  TRY(cfg_open(&ctx->top, "liquidators", false, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(cfg_bool(&s, "enabled", true, &l->enabled));
+  TRY(read_gas(ctx, &s));
+  TRY(cfg_integer(&s, "max_liquidations_per_step", DEFAULT(50), AT_LEAST(1),
+                  NO_UPPER, &l->max_liquidations_per_step));
+  TRY(cfg_integer(&s, "max_rounds_per_step", DEFAULT(8), AT_LEAST(1),
+                  AT_MOST(1000000), &rounds));
+  l->max_rounds_per_step = (int)rounds;
+  TRY(cfg_number(&s, "capital", DEFAULT(20e6), ABOVE(0), NO_UPPER,
+                 &l->capital));
+  TRY(cfg_bool(&s, "flash_loans", true, &l->flash_loans));
+  return cfg_number(&s, "min_profit", DEFAULT(0), NO_LOWER, NO_UPPER,
+                    &l->min_profit);
+}
+
+/* ------------------------------------------------------------- loanbook */
+
+/* A relative path is relative to the config file's directory; the result is
+ * made absolute so that it means the same thing from any working dir. */
+static sch_status resolve_book_path(cfg_ctx *ctx, const cfg_node *node,
+                                    const char *file) {
+  char joined[2 * SCH_PATH_MAX], cwd[SCH_PATH_MAX];
+  const char *base = ctx->base_dir;
+  if (file[0] == '/' || !base || !base[0] || strcmp(base, ".") == 0)
+    snprintf(joined, sizeof joined, "%s", file);
+  else
+    snprintf(joined, sizeof joined, "%s/%s", base, file);
+  int n = (int)strlen(joined);
+  if (joined[0] != '/' && getcwd(cwd, sizeof cwd)) {
+    char relative[2 * SCH_PATH_MAX];
+    memcpy(relative, joined, sizeof relative);
+    n = snprintf(joined, sizeof joined, "%s/%s", cwd, relative);
+  }
+  if (n < 0 || n >= SCH_PATH_MAX)
+    return cfg_fail_at(ctx->err, node,
+                       "loanbook.file: the resolved path is longer than %d "
+                       "characters",
+                       SCH_PATH_MAX - 1);
+  snprintf(ctx->cfg->loanbook.file, SCH_PATH_MAX, "%s", joined);
+  return SCH_OK;
+}
+
+static sch_status read_health(cfg_ctx *ctx, const cfg_section *g) {
+  static const char *const keys[] = {"min", "max", "median", "sigma"};
+  sch_loanbook_spec *b = &ctx->cfg->loanbook;
+  cfg_section h;
+  TRY(cfg_open(g, "health", true, &h));
+  TRY(cfg_check_keys(&h, keys, COUNT(keys)));
+  TRY(cfg_number(&h, "min", REQUIRED, ABOVE(0), NO_UPPER, &b->hf_min));
+  TRY(cfg_number(&h, "max", REQUIRED, ABOVE(0), NO_UPPER, &b->hf_max));
+  TRY(cfg_number(&h, "median", REQUIRED, ABOVE(0), NO_UPPER, &b->hf_median));
+  TRY(cfg_number(&h, "sigma", REQUIRED, ABOVE(0), NO_UPPER, &b->hf_sigma));
+  if (b->hf_min < b->hf_median && b->hf_median < b->hf_max)
+    return SCH_OK;
+  return cfg_fail_at(ctx->err, h.map,
+                     "loanbook.generate.health needs 0 < min < median < max, "
+                     "got min %g, median %g, max %g",
+                     b->hf_min, b->hf_median, b->hf_max);
+}
+
+static sch_status read_collateral(cfg_ctx *ctx, const cfg_section *m,
+                                  sch_book_mix *mix) {
+  const cfg_node *list = cfg_lookup(m, "collateral");
+  char label[200];
+  if (!list)
+    return cfg_missing(m, "collateral");
+  snprintf(label, sizeof label, "%s.collateral", m->name);
+  if (list->kind != CFG_LIST || list->n == 0)
+    return cfg_fail_at(ctx->err, list,
+                       "%s must be a non-empty list of asset names", label);
+  for (size_t i = 0; i < list->n; i++) {
+    int a;
+    TRY(cfg_asset_named(ctx, list->items[i], label, &a));
+    if (mix->collateral_mask & (1u << a))
+      return cfg_fail_at(ctx->err, list->items[i], "%s lists %s twice", label,
+                         ctx->cfg->assets[a].name);
+    mix->collateral_mask |= 1u << a;
+  }
+  return SCH_OK;
+}
+
+static sch_status read_mix_item(cfg_ctx *ctx, const cfg_node *item, int k) {
+  static const char *const keys[] = {"collateral", "debt", "weight"};
+  sch_book_mix *mix = &ctx->cfg->loanbook.mix[k];
+  cfg_section m = {.map = item, .anchor = item, .err = ctx->err};
+  char label[200];
+  snprintf(m.name, sizeof m.name, "loanbook.generate.mix[%d]", k);
+  if (item->kind != CFG_MAP)
+    return cfg_fail_at(ctx->err, item,
+                       "%s must be a mapping {collateral, debt, weight}",
+                       m.name);
+  TRY(cfg_check_keys(&m, keys, COUNT(keys)));
+  TRY(read_collateral(ctx, &m, mix));
+  const cfg_node *debt = cfg_lookup(&m, "debt");
+  if (!debt)
+    return cfg_missing(&m, "debt");
+  snprintf(label, sizeof label, "%s.debt", m.name);
+  TRY(cfg_asset_named(ctx, debt, label, &mix->debt));
+  if (mix->collateral_mask & (1u << mix->debt))
+    return cfg_fail_at(ctx->err, debt,
+                       "%s: %s cannot be both debt and collateral", m.name,
+                       ctx->cfg->assets[mix->debt].name);
+  return cfg_number(&m, "weight", REQUIRED, ABOVE(0), NO_UPPER, &mix->weight);
+}
+
+static sch_status read_mix(cfg_ctx *ctx, const cfg_section *g) {
+  const cfg_node *list = cfg_lookup(g, "mix");
+  if (!list)
+    return cfg_missing(g, "mix");
+  if (list->kind != CFG_LIST || list->n == 0 || list->n > SCH_MAX_MIX)
+    return cfg_fail_at(ctx->err, list,
+                       "loanbook.generate.mix must be a list of 1 to %d "
+                       "{collateral, debt, weight}",
+                       SCH_MAX_MIX);
+  for (size_t k = 0; k < list->n; k++)
+    TRY(read_mix_item(ctx, list->items[k], (int)k));
+  ctx->cfg->loanbook.n_mix = (int)list->n;
+  return SCH_OK;
+}
+
+static sch_status read_generator(cfg_ctx *ctx, const cfg_section *book) {
+  static const char *const keys[] = {"accounts", "total_debt", "size_sigma",
+                                     "health",   "seed",       "mix"};
+  sch_loanbook_spec *b = &ctx->cfg->loanbook;
+  cfg_section g;
+  TRY(cfg_open(book, "generate", true, &g));
+  TRY(cfg_check_keys(&g, keys, COUNT(keys)));
+  b->generate = true;
+  TRY(cfg_integer(&g, "accounts", REQUIRED, ABOVE(0), AT_MOST(1e9),
+                  &b->accounts));
+  TRY(cfg_number(&g, "total_debt", REQUIRED, ABOVE(0), NO_UPPER,
+                 &b->total_debt));
+  TRY(cfg_number(&g, "size_sigma", REQUIRED, AT_LEAST(0), NO_UPPER,
+                 &b->size_sigma));
+  TRY(read_health(ctx, &g));
+  TRY(cfg_seed(&g, "seed", 1, &b->seed));
+  return read_mix(ctx, &g);
+}
+
+sch_status cfg_read_loanbook(cfg_ctx *ctx) {
+  static const char *const keys[] = {"file", "generate"};
+  cfg_section s;
+  TRY(cfg_open(&ctx->top, "loanbook", true, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  const cfg_node *file = cfg_lookup(&s, "file");
+  const cfg_node *generate = cfg_lookup(&s, "generate");
+  if (file && generate)
+    return cfg_fail_at(ctx->err, s.map,
+                       "loanbook needs exactly one of file: or generate:, "
+                       "not both");
+  if (generate)
+    return read_generator(ctx, &s);
+  if (!file)
+    return cfg_fail_at(ctx->err, s.map,
+                       "loanbook needs one of file: (a CSV loan book) or "
+                       "generate: (a generated book)");
+  char path[SCH_PATH_MAX];
+  TRY(cfg_node_string(ctx->err, file, "loanbook.file", path, sizeof path));
+  return resolve_book_path(ctx, file, path);
+}
+
+/* --------------------------------------------------------------- output */
+
+static sch_status read_levels(cfg_ctx *ctx, const cfg_section *s) {
+  static const double defaults[] = {0.95, 0.99, 0.999};
+  sch_output_spec *out = &ctx->cfg->output;
+  const cfg_node *list = cfg_lookup(s, "levels");
+  char label[64];
+  if (!list) {
+    out->n_levels = (int)COUNT(defaults);
+    memcpy(out->levels, defaults, sizeof defaults);
+    return SCH_OK;
+  }
+  if (list->kind != CFG_LIST || list->n == 0 || list->n > SCH_MAX_LEVELS)
+    return cfg_fail_at(ctx->err, list,
+                       "output.levels must be a list of 1 to %d levels in "
+                       "(0, 1)",
+                       SCH_MAX_LEVELS);
+  for (size_t i = 0; i < list->n; i++) {
+    snprintf(label, sizeof label, "output.levels[%zu]", i);
+    TRY(cfg_node_number(ctx->err, list->items[i], label, false,
+                        &out->levels[i]));
+    TRY(cfg_check_range(ctx->err, list->items[i], label, out->levels[i],
+                        ABOVE(0), BELOW(1)));
+    if (i > 0 && out->levels[i] <= out->levels[i - 1])
+      return cfg_fail_at(ctx->err, list->items[i],
+                         "output.levels must be strictly ascending: %s = %g "
+                         "follows %g",
+                         label, out->levels[i], out->levels[i - 1]);
+  }
+  out->n_levels = (int)list->n;
+  return SCH_OK;
+}
+
+sch_status cfg_read_output(cfg_ctx *ctx) {
+  static const char *const keys[] = {"file", "per_path", "levels", "samples"};
+  sch_output_spec *out = &ctx->cfg->output;
+  cfg_section s;
+  int64_t samples;
+  TRY(cfg_open(&ctx->top, "output", false, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(cfg_string(&s, "file", "schelling-out.h5", out->file, sizeof out->file));
+  TRY(cfg_bool(&s, "per_path", false, &out->per_path));
+  TRY(read_levels(ctx, &s));
+  TRY(cfg_integer(&s, "samples", DEFAULT(8), AT_LEAST(0), AT_MOST(1000),
+                  &samples));
+  out->samples = (int)samples;
+  return SCH_OK;
+}
