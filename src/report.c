@@ -507,6 +507,18 @@ static void print_rows(FILE *out, const table *t) {
   }
 }
 
+/* "1440 x 60 s (24 h)": the grid and the horizon in a readable unit. */
+static void print_horizon(FILE *out, int64_t steps, double dt) {
+  double horizon = (double)steps * dt;
+  fprintf(out, "%" PRId64 " x %g s", steps, dt);
+  if (horizon >= 2.0 * 86400.0 && fmod(horizon, 86400.0) == 0.0)
+    fprintf(out, " (%g d)", horizon / 86400.0);
+  else if (horizon >= 3600.0)
+    fprintf(out, " (%.4g h)", horizon / 3600.0);
+  else if (horizon >= 60.0)
+    fprintf(out, " (%.4g min)", horizon / 60.0);
+}
+
 static void print_header(FILE *out, const char *path, const result_file *r) {
   char paths[32] = "?";
   if (r->has_paths)
@@ -519,8 +531,7 @@ static void print_header(FILE *out, const char *path, const result_file *r) {
     fputs("?", out);
   fprintf(out, "  paths %s  steps ", paths);
   if (r->has_steps && r->has_dt)
-    fprintf(out, "%" PRId64 " x %g s (%g h)", r->steps, r->dt,
-            (double)r->steps * r->dt / 3600.0);
+    print_horizon(out, r->steps, r->dt);
   else
     fputs("?", out);
   if (r->has_threads)
