@@ -9,7 +9,7 @@
  *
  * Tail: a min-heap keeps the k largest values seen. The multiset it holds is
  * independent of the order the values arrive in, and every tail figure is
- * computed from a sorted copy of it, so VaR, ES, their intervals, max and
+ * computed after sorting it, so VaR, ES, their intervals, max and
  * P(>0) do not depend on the block order at all.
  */
 #include <float.h>
@@ -40,11 +40,10 @@ struct sch_accum {
   double mean;
   double m2;
   double max;
-  /* top-k min-heap of the largest values, and a scratch copy for sorting */
+  /* min-heap of the k largest values */
   size_t k_cap;
   size_t k_len;
   double *heap;
-  double *sorted;
   /* histogram */
   int n_bins;
   double *edges;
@@ -157,8 +156,7 @@ sch_accum *sch_accum_create(int64_t n_total, const double *levels, int n_levels,
   acc->k_cap = tail_capacity(n_total, levels, n_levels);
   if (acc->k_cap > 0) {
     acc->heap = malloc(acc->k_cap * sizeof *acc->heap);
-    acc->sorted = malloc(acc->k_cap * sizeof *acc->sorted);
-    if (!acc->heap || !acc->sorted) {
+    if (!acc->heap) {
       sch_fail(err, SCH_ERR_RUNTIME,
                "out of memory for the top %zu values of %lld paths", acc->k_cap,
                (long long)n_total);
@@ -177,7 +175,6 @@ void sch_accum_free(sch_accum *acc) {
   if (!acc)
     return;
   free(acc->heap);
-  free(acc->sorted);
   free(acc->edges);
   free(acc->counts);
   free(acc);
@@ -403,12 +400,14 @@ void sch_accum_summarise(const sch_accum *acc, sch_summary *out) {
   out->std_error = out->std / sqrt(nd);
   out->p_positive = (double)acc->n_positive / nd;
   out->max = acc->max;
-  /* Sort a copy: the heap itself stays valid for further blocks. */
-  if (acc->k_len > 0) {
-    memcpy(acc->sorted, acc->heap, acc->k_len * sizeof *acc->sorted);
-    qsort(acc->sorted, acc->k_len, sizeof *acc->sorted, cmp_double);
-  }
-  tail_view t = {acc->sorted, (int64_t)acc->k_len, acc->n};
+  /*
+   * Sort the heap in place: an ascending array is itself a valid min-heap,
+   * so the accumulator stays usable for further blocks (no scratch copy, k
+   * doubles of memory saved).
+   */
+  if (acc->k_len > 0)
+    qsort(acc->heap, acc->k_len, sizeof *acc->heap, cmp_double);
+  tail_view t = {acc->heap, (int64_t)acc->k_len, acc->n};
   for (int i = 0; i < acc->n_levels; i++)
     level_figures(&t, i, acc->level[i], out);
 }
