@@ -11,6 +11,9 @@
 /* Log impact below this is dropped: exp(-I) is then 1 to the last bit. */
 #define IMPACT_FLOOR 1e-18
 
+static inline double min_d(double a, double b) { return b < a ? b : a; }
+static inline double max_d(double a, double b) { return b > a ? b : a; }
+
 typedef struct pending_obs {
   int64_t step;
   double price;
@@ -171,11 +174,46 @@ static double health(const path_state *ps, const double *c, const double *d) {
   return den > 0.0 ? num / den : HUGE_VAL;
 }
 
-static int compare_candidates(const void *pa, const void *pb) {
-  const candidate *a = pa, *b = pb;
-  if (a->health != b->health)
-    return a->health < b->health ? -1 : 1;
-  return (a->account > b->account) - (a->account < b->account);
+/* Worst HF first, ties by row order: a strict total order (accounts are
+ * distinct), so any correct sort gives the same sequence. */
+static inline bool before(const candidate *a, const candidate *b) {
+  return a->health < b->health ||
+         (a->health == b->health && a->account < b->account);
+}
+
+static void sift_down(candidate *c, int64_t root, int64_t n) {
+  for (int64_t child; (child = 2 * root + 1) < n; root = child) {
+    if (child + 1 < n && before(&c[child], &c[child + 1]))
+      child++;
+    if (!before(&c[root], &c[child]))
+      return;
+    candidate t = c[root];
+    c[root] = c[child];
+    c[child] = t;
+  }
+}
+
+/* In place, no allocation (glibc qsort may malloc): insertion sort for the
+ * usual handful of candidates, heapsort beyond. */
+static void sort_candidates(candidate *c, int64_t n) {
+  if (n <= 24) {
+    for (int64_t i = 1; i < n; i++) {
+      candidate t = c[i];
+      int64_t j = i;
+      for (; j > 0 && before(&t, &c[j - 1]); j--)
+        c[j] = c[j - 1];
+      c[j] = t;
+    }
+    return;
+  }
+  for (int64_t i = n / 2; i-- > 0;)
+    sift_down(c, i, n);
+  for (int64_t end = n - 1; end > 0; end--) {
+    candidate t = c[0];
+    c[0] = c[end];
+    c[end] = t;
+    sift_down(c, 0, end);
+  }
 }
 
 /* Largest ratio over the mask's assets divided by the smallest over the other
@@ -186,9 +224,9 @@ static double ratio_bound(const double *ratio, uint32_t num_mask,
   double num = 0.0, den = HUGE_VAL;
   for (int i = 0; i < n_assets; i++) {
     if (num_mask >> i & 1u)
-      num = fmax(num, ratio[i]);
+      num = max_d(num, ratio[i]);
     if (den_mask >> i & 1u)
-      den = fmin(den, ratio[i]);
+      den = min_d(den, ratio[i]);
   }
   return num / den * (1.0 + BOUND_SLACK);
 }
@@ -217,7 +255,7 @@ static void collect_candidates(path_state *ps) {
     if (hf < 1.0)
       ws->cand[ws->n_cand++] = (candidate){hf, a};
   }
-  qsort(ws->cand, (size_t)ws->n_cand, sizeof(candidate), compare_candidates);
+  sort_candidates(ws->cand, ws->n_cand);
   ps->candidates_valid = true;
 }
 
@@ -311,7 +349,7 @@ static double gas_cost_usd(path_state *ps) {
   sch_cascade_ws *ws = ps->ws;
   double now = ws->log_gas_price_hist[ps->k];
   double drawdown = ws->log_gas_price_hist[ws->gas_deque[ps->gas_front]] - now;
-  double gwei = fmin(mm->gas_price_max_gwei,
+  double gwei = min_d(mm->gas_price_max_gwei,
                      mm->gas_price_gwei * exp(mm->gas_beta * drawdown));
   ps->gas_usd = mm->gas_units * gwei * 1e-9 * exp(now);
   return ps->gas_usd;
@@ -443,8 +481,8 @@ static bool try_liquidate(path_state *ps, const candidate *cand) {
   int32_t s = touch(ps, a);
   double *cw = ps->ws->touched_collateral + (int64_t)s * n;
   double *dw = ps->ws->touched_debt + (int64_t)s * n;
-  cw[i] = seize_all ? 0.0 : fmax(0.0, cw[i] - seized);
-  dw[j] = repay_all ? 0.0 : fmax(0.0, dw[j] - repaid / ps->oracle[j]);
+  cw[i] = seize_all ? 0.0 : max_d(0.0, cw[i] - seized);
+  dw[j] = repay_all ? 0.0 : max_d(0.0, dw[j] - repaid / ps->oracle[j]);
   double *mt = ps->metrics;
   mt[SCH_METRIC_LIQUIDATIONS] += 1.0;
   mt[SCH_METRIC_LIQUIDATED_VALUE] += repaid;
@@ -626,7 +664,7 @@ static void finish_path(path_state *ps) {
   mt[SCH_METRIC_SHORTFALL] =
       mt[SCH_METRIC_BAD_DEBT] + mt[SCH_METRIC_UNDERWATER_DEBT];
   mt[SCH_METRIC_UNCOVERED_SHORTFALL] =
-      fmax(0.0, mt[SCH_METRIC_SHORTFALL] - mm->insurance_fund);
+      max_d(0.0, mt[SCH_METRIC_SHORTFALL] - mm->insurance_fund);
   for (int i = 0; i < mm->n_assets; i++)
     mt[SCH_METRIC_MIN_PRICE_RATIO + i] = exp(ps->log_min_ratio[i]);
   /* Give the workspace back clean for the next path: O(touched). */
@@ -658,7 +696,7 @@ void sch_cascade_run(const sch_market_model *mm, int n_risky, const double *x,
       liquidation_rounds(&ps);
     for (int i = 0; i < mm->n_assets; i++)
       ps.log_min_ratio[i] =
-          fmin(ps.log_min_ratio[i], ps.log_market[i] - ps.log_price0[i]);
+          min_d(ps.log_min_ratio[i], ps.log_market[i] - ps.log_price0[i]);
     if (record)
       record_prices(&ps, record);
   }
