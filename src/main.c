@@ -213,6 +213,8 @@ static int cmd_run(int argc, char **argv) {
     return rc;
   }
   sch_set_quiet(o.quiet);
+  /* Before the temporary file exists, so a signal can never strand it. */
+  install_signal_handlers();
   sch_error err = {{0}};
   sch_config cfg = {0};
   sch_loanbook book = {0};
@@ -224,7 +226,6 @@ static int cmd_run(int argc, char **argv) {
   if (st == SCH_OK)
     st = sch_h5_open(cfg.output.file, o.force, &w, &err);
   if (st == SCH_OK) {
-    install_signal_handlers();
     sch_run_options opt = {
         .threads = o.threads,
         .progress = !o.quiet && isatty(STDERR_FILENO),
