@@ -89,6 +89,15 @@ static bool parse_bool(const cfg_node *node, bool *out) {
   return *out || !strcasecmp(t, "false") || !strcasecmp(t, "no");
 }
 
+const char *cfg_format_number(double v, char buf[32]) {
+  for (int digits = 15; digits <= 17; digits++) {
+    snprintf(buf, 32, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v)
+      break;
+  }
+  return buf;
+}
+
 static void range_text(bound lo, bound hi, char *buf, size_t size) {
   if (isfinite(lo.value) && isfinite(hi.value))
     snprintf(buf, size, "in %c%g, %g%c", lo.inclusive ? '[' : '(', lo.value,
@@ -109,10 +118,10 @@ sch_status cfg_check_range(sch_error *err, const cfg_node *node,
                            const char *label, double v, bound lo, bound hi) {
   if (in_range(v, lo, hi))
     return SCH_OK;
-  char range[96];
+  char range[96], text[32];
   range_text(lo, hi, range, sizeof range);
-  return cfg_fail_at(err, node, "%s = %.17g is out of range: must be %s", label,
-                     v, range);
+  return cfg_fail_at(err, node, "%s = %s is out of range: must be %s", label,
+                     cfg_format_number(v, text), range);
 }
 
 sch_status cfg_node_number(sch_error *err, const cfg_node *node,
@@ -259,10 +268,11 @@ sch_status cfg_integer(const cfg_section *s, const char *key, const double *def,
   if (st != SCH_OK)
     return st;
   if (v != floor(v) || fabs(v) > 9007199254740992.0) {
-    char label[160];
+    char label[160], text[32];
     label_of(s, key, label, sizeof label);
     return cfg_fail_at(s->err, cfg_lookup(s, key),
-                       "%s must be a whole number, got %.17g", label, v);
+                       "%s must be a whole number, got %s", label,
+                       cfg_format_number(v, text));
   }
   *out = (int64_t)v;
   return SCH_OK;
@@ -272,7 +282,7 @@ sch_status cfg_integer(const cfg_section *s, const char *key, const double *def,
 sch_status cfg_seed(const cfg_section *s, const char *key, uint64_t def,
                     uint64_t *out) {
   const cfg_node *node = cfg_lookup(s, key);
-  char label[160];
+  char label[160], buf[32];
   double v;
   *out = def;
   if (!node)
@@ -292,8 +302,8 @@ sch_status cfg_seed(const cfg_section *s, const char *key, uint64_t def,
     return st;
   if (v < 0 || v >= 18446744073709551616.0 || v != floor(v))
     return cfg_fail_at(s->err, node,
-                       "%s must be a whole number in [0, 2^64), got %.17g",
-                       label, v);
+                       "%s must be a whole number in [0, 2^64), got %s", label,
+                       cfg_format_number(v, buf));
   *out = (uint64_t)v;
   return SCH_OK;
 }

@@ -42,14 +42,8 @@ static void put(text_buf *b, const char *fmt, ...) {
   b->len += (size_t)n;
 }
 
-/* Shortest %g form that reads back as the same double. */
 static const char *num(double v, char buf[32]) {
-  for (int digits = 15; digits <= 17; digits++) {
-    snprintf(buf, 32, "%.*g", digits, v);
-    if (strtod(buf, NULL) == v)
-      break;
-  }
-  return buf;
+  return cfg_format_number(v, buf);
 }
 
 /* Plain if that cannot be misread as YAML syntax, else double-quoted. */

@@ -189,7 +189,7 @@ sch_status cfg_check_rng_budget(cfg_ctx *ctx) {
 
 static sch_status read_row(cfg_ctx *ctx, const cfg_node *row, int i) {
   sch_config *cfg = ctx->cfg;
-  char label[64];
+  char label[64], text[32];
   if (row->kind != CFG_LIST || row->n != (size_t)cfg->n_assets)
     return cfg_fail_at(ctx->err, row,
                        "correlation row %d must be a list of %d numbers (one "
@@ -203,8 +203,8 @@ static sch_status read_row(cfg_ctx *ctx, const cfg_node *row, int i) {
                         AT_LEAST(-1), AT_MOST(1)));
     if (i == j && fabs(cfg->correlation[i][j] - 1) > 1e-12)
       return cfg_fail_at(ctx->err, row->items[j],
-                         "%s = %.17g: the diagonal must be 1", label,
-                         cfg->correlation[i][j]);
+                         "%s = %s: the diagonal must be 1", label,
+                         cfg_format_number(cfg->correlation[i][j], text));
   }
   return SCH_OK;
 }
@@ -214,11 +214,13 @@ static sch_status check_symmetric(cfg_ctx *ctx, const cfg_node *list) {
   for (int i = 0; i < cfg->n_assets; i++)
     for (int j = 0; j < i; j++) {
       double upper = cfg->correlation[j][i], lower = cfg->correlation[i][j];
+      char a[32], b[32];
       if (fabs(upper - lower) > 1e-12)
         return cfg_fail_at(ctx->err, list->items[i]->items[j],
                            "correlation is not symmetric: correlation[%d][%d]"
-                           " = %.17g but correlation[%d][%d] = %.17g",
-                           j, i, upper, i, j, lower);
+                           " = %s but correlation[%d][%d] = %s",
+                           j, i, cfg_format_number(upper, a), i, j,
+                           cfg_format_number(lower, b));
     }
   return SCH_OK;
 }
