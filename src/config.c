@@ -89,12 +89,14 @@ static bool parse_bool(const cfg_node *node, bool *out) {
   return *out || !strcasecmp(t, "false") || !strcasecmp(t, "no");
 }
 
-const char *cfg_format_number(double v, char buf[32]) {
+const char *cfg_format_number(double v, char buf[static 32]) {
+  char text[32]; /* a local buffer: GCC's -fsanitize builds misjudge buf */
   for (int digits = 15; digits <= 17; digits++) {
-    snprintf(buf, 32, "%.*g", digits, v);
-    if (strtod(buf, NULL) == v)
+    snprintf(text, sizeof text, "%.*g", digits, v);
+    if (strtod(text, NULL) == v)
       break;
   }
+  memcpy(buf, text, sizeof text);
   return buf;
 }
 

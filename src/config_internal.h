@@ -73,7 +73,7 @@ sch_status cfg_node_number(sch_error *err, const cfg_node *node,
 sch_status cfg_check_range(sch_error *err, const cfg_node *node,
                            const char *label, double v, bound lo, bound hi);
 /** Shortest "%g" text that reads back as the same double. */
-const char *cfg_format_number(double v, char buf[32]);
+const char *cfg_format_number(double v, char buf[static 32]);
 const char *cfg_suggest(const char *word, const char *const *candidates,
                         size_t n);
 void cfg_join(const char *const *words, size_t n, char *buf, size_t size);

@@ -259,7 +259,11 @@ static sch_status check_positive_definite(cfg_ctx *ctx) {
   for (int i = 0; i < minor; i++)
     names[i] = cfg->assets[i].name;
   cfg_join(names, (size_t)minor, list, sizeof list);
-  return cfg_fail_at(ctx->err, cfg_map_key(ctx->top.map, "correlation"),
+  /* the `correlation` key, unless the matrix came from a --set */
+  const cfg_node *where = cfg_lookup(&ctx->top, "correlation");
+  if (!where->from_override)
+    where = cfg_map_key(ctx->top.map, "correlation");
+  return cfg_fail_at(ctx->err, where,
                      "correlation is not positive definite: leading minor %d "
                      "(%s) has a non-positive pivot (%.3g)",
                      minor, list, pivot);

@@ -405,7 +405,15 @@ static long list_slot(const override_ctx *o, const cfg_node *list,
     if (name && name->kind == CFG_SCALAR && strcmp(name->text, elem) == 0)
       return (long)i;
   }
-  *st = override_fail(o, "no list item named '%s'", elem);
+  char names[512] = "";
+  size_t used = 0;
+  for (size_t i = 0; i < list->n && used < sizeof names; i++) {
+    const cfg_node *name = cfg_map_get(list->items[i], "name");
+    if (name && name->kind == CFG_SCALAR)
+      used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                               used ? ", " : "", name->text);
+  }
+  *st = override_fail(o, "no list item named '%s' (names: %s)", elem, names);
   return -1;
 }
 

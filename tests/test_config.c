@@ -806,7 +806,12 @@ Test(config, override_errors) {
                                            "is out of range (the list has 2 "
                                            "items)");
   EXPECT_OVERRIDE_FAIL("assets.DAI.price=1", "--set assets.DAI.price=1: ",
-                       "no list item named 'DAI'");
+                       "no list item named 'DAI' (names: ETH, USDC)");
+  EXPECT_OVERRIDE_FAIL("correlation=[[1, 2], [2, 1]]",
+                       "--set correlation=[[1, 2], [2, 1]]: "
+                       "correlation[0][1] = 2 is out of range");
+  EXPECT_OVERRIDE_FAIL("correlation=[[1, 0.99999], [0.99999, 0.5]]",
+                       "the diagonal must be 1");
   EXPECT_OVERRIDE_FAIL("simulation.step.x=1",
                        "--set simulation.step.x=1: ", "not a mapping");
   EXPECT_OVERRIDE_FAIL("output.levels=[0.9",
@@ -954,4 +959,15 @@ Test(config, file_loanbook_relative_to_config) {
             "%s", cfg.loanbook.file);
   cr_expect_str_eq(cfg.source, path);
   sch_config_free(&cfg);
+}
+
+Test(config, correlation_from_override_located_there) {
+  char text[4096];
+  const char *ov[] = {"correlation=[[1, 1], [1, 1]]"};
+  build(text, sizeof text, 0, "correlation: [[1, 0], [0, 1]]");
+  expect_failure_text(text, ov, 1,
+                      (const char *const[]){
+                          "--set correlation=[[1, 1], [1, 1]]: correlation is "
+                          "not positive definite: leading minor 2 (ETH, USDC)",
+                          NULL});
 }
