@@ -87,9 +87,14 @@ static double cp_out(double depth, double fee, double m, double q) {
   return y * q_in / (x + q_in);
 }
 
+static bool close_to(double got, double want) {
+  return fabs(got - want) <= 1e-9 * fmax(1.0, fabs(want));
+}
+
+/* Equal to 9 significant digits (or 1e-9 absolute near zero). */
 #define EXPECT_CLOSE(a, b)                                                     \
-  cr_expect(fabs((a) - (b)) <= 1e-9 * fmax(1.0, fabs(b)), "%s = %.12g, want %.12g", \
-            #a, (double)(a), (double)(b))
+  cr_expect(close_to((a), (b)), "%s = %.12g, want %.12g", #a, (double)(a),     \
+            (double)(b))
 
 /* 10 ETH against 15000 USDC (HF 1.0667); ETH falls to 1850 (HF 0.9867):
  * close factor 0.5, one constant-product sale. */
