@@ -536,7 +536,8 @@ static sch_status read_health(cfg_ctx *ctx, const cfg_section *g) {
   TRY(cfg_check_keys(&h, keys, COUNT(keys)));
   TRY(cfg_number(&h, "min", REQUIRED, ABOVE(0), NO_UPPER, &b->hf_min));
   TRY(cfg_number(&h, "max", REQUIRED, ABOVE(0), NO_UPPER, &b->hf_max));
-  TRY(cfg_number(&h, "median", REQUIRED, ABOVE(0), NO_UPPER, &b->hf_median));
+  /* HF - 1 is lognormal with median `median - 1` (docs/loanbook.md) */
+  TRY(cfg_number(&h, "median", REQUIRED, ABOVE(1), NO_UPPER, &b->hf_median));
   TRY(cfg_number(&h, "sigma", REQUIRED, ABOVE(0), NO_UPPER, &b->hf_sigma));
   if (b->hf_min < b->hf_median && b->hf_median < b->hf_max)
     return SCH_OK;

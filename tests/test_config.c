@@ -674,6 +674,9 @@ Test(config, generator_ranges) {
                    "bad.yaml:26:13:",
                    "loanbook.generate.health needs 0 < min < median < max, "
                    "got min 1.1, median 1.05, max 3");
+  EXPECT_LINE_FAIL(26,
+                   "    health: {min: 0.9, median: 0.95, max: 3, sigma: 0.5}",
+                   "loanbook.generate.health.median = 0.95", "> 1");
   EXPECT_LINE_FAIL(26, "    health: {min: 1.1, median: 1.5, max: 3, sigma: 0}",
                    "loanbook.generate.health.sigma = 0", "> 0");
   EXPECT_LINE_FAIL(26, "    health: {min: 1.1, median: 1.5, max: 3}",
