@@ -364,6 +364,29 @@ sch_status sch_engine_one_path(const sch_config *cfg, const sch_loanbook *book,
   return SCH_OK;
 }
 
+sch_status sch_engine_run_sweep(const sch_config *points,
+                                const sch_loanbook *const *books, int n_points,
+                                int baseline, const sch_run_options *opt,
+                                sch_h5_writer *writer, sch_results **out,
+                                sch_error *err) {
+  (void)baseline;
+  if (n_points != 1)
+    return sch_fail(err, SCH_ERR_INPUT,
+                    "sweeps are not supported by this engine yet");
+  return sch_engine_run(&points[0], books[0], opt, writer, out, err);
+}
+
+int sch_results_point_count(const sch_results *res) {
+  (void)res;
+  return 1;
+}
+
+void sch_results_summary_at(const sch_results *res, int p, int m,
+                            sch_summary *out) {
+  (void)p;
+  sch_accum_summarise(res->acc[m], out);
+}
+
 int sch_results_metric_count(const sch_results *res) { return res->n_metrics; }
 
 const char *sch_results_metric_name(const sch_results *res, int m) {

@@ -42,6 +42,40 @@ sch_status sch_engine_run(const sch_config *cfg, const sch_loanbook *book,
                           const sch_run_options *opt, sch_h5_writer *writer,
                           sch_results **out, sch_error *err);
 
+/**
+ * Simulate a sweep: every point sees the same random streams (common random
+ * numbers); points that leave the paths unchanged share one generated path.
+ * Results hold [n_points] summaries plus paired differences against the
+ * baseline point.
+ * @param points   [n_points] validated configurations (one per point)
+ * @param books    [n_points] loan books (entries may be the same pointer)
+ * @param n_points number of points (>= 1)
+ * @param baseline index of the baseline point
+ * @param opt      options
+ * @param writer   if non-NULL and output.per_path, /paths is streamed
+ * @param out      results on success
+ * @param err      message on failure
+ * @return SCH_OK, SCH_ERR_INPUT, SCH_ERR_RUNTIME
+ */
+sch_status sch_engine_run_sweep(const sch_config *points,
+                                const sch_loanbook *const *books, int n_points,
+                                int baseline, const sch_run_options *opt,
+                                sch_h5_writer *writer, sch_results **out,
+                                sch_error *err);
+
+/** @return the number of sweep points of the results. */
+int sch_results_point_count(const sch_results *res);
+
+/**
+ * Summary of metric m at sweep point p.
+ * @param res results
+ * @param p   point
+ * @param m   metric
+ * @param out filled (pointers refer into res)
+ */
+void sch_results_summary_at(const sch_results *res, int p, int m,
+                            sch_summary *out);
+
 /** @return the number of per-path metrics. */
 int sch_results_metric_count(const sch_results *res);
 
