@@ -51,7 +51,7 @@ static const char *number_end(const char *p) {
 }
 
 /* A plain scalar that is a finite decimal number (no NaN, no inf). */
-static bool parse_number(const cfg_node *node, double *out) {
+bool cfg_parse_number(const cfg_node *node, double *out) {
   if (node->kind != CFG_SCALAR || !node->plain)
     return false;
   const char *end = number_end(node->text);
@@ -129,7 +129,7 @@ sch_status cfg_check_range(sch_error *err, const cfg_node *node,
 sch_status cfg_node_number(sch_error *err, const cfg_node *node,
                            const char *label, bool duration, double *out) {
   char buf[96];
-  bool ok = duration ? parse_duration(node, out) : parse_number(node, out);
+  bool ok = duration ? parse_duration(node, out) : cfg_parse_number(node, out);
   if (ok)
     return SCH_OK;
   if (duration)
@@ -388,14 +388,13 @@ sch_status cfg_asset_named(const cfg_ctx *ctx, const cfg_node *node,
 
 static sch_status read_all(cfg_ctx *ctx) {
   static const char *const top_keys[] = {
-      "simulation", "assets",  "correlation", "systemic_jumps",
-      "venues",     "oracles", "protocol",    "liquidators",
-      "loanbook",   "output",  "sweep"};
+      "simulation", "assets",         "correlation", "systemic_jumps", "venues",
+      "oracles",    "protocol",       "liquidators", "loanbook",       "output",
+      "sweep",      "sweep_baseline", "size"};
+  /* sweep, sweep_baseline and size are read by config_sweep.c: a point is
+   * the configuration without them. */
   const cfg_section *top = &ctx->top;
   sch_status st = cfg_check_keys(top, top_keys, COUNT(top_keys));
-  const cfg_node *sweep = cfg_map_key(ctx->top.map, "sweep");
-  if (st == SCH_OK && sweep)
-    st = cfg_fail_at(ctx->err, sweep, "sweep is not supported in this version");
   if (st == SCH_OK)
     st = cfg_read_simulation(ctx);
   if (st == SCH_OK)
@@ -432,6 +431,17 @@ static sch_status convert(const cfg_node *root, const char *base_dir,
   sch_status st = read_all(&ctx);
   if (st == SCH_OK)
     st = cfg_write_resolved(cfg, err);
+  return st;
+}
+
+sch_status cfg_convert_tree(const cfg_node *root, const char *source,
+                            const char *base_dir, sch_config *cfg,
+                            sch_error *err) {
+  memset(cfg, 0, sizeof *cfg);
+  snprintf(cfg->source, sizeof cfg->source, "%s", source);
+  sch_status st = convert(root, base_dir, cfg, err);
+  if (st != SCH_OK)
+    sch_config_free(cfg);
   return st;
 }
 
@@ -505,6 +515,27 @@ static void directory_of(const char *path, char *dir, size_t size) {
     snprintf(dir, size, "/");
   else
     snprintf(dir, size, "%.*s", (int)(slash - path), path);
+}
+
+sch_status cfg_source_text(const char *path, char **text, char *dir,
+                           size_t dir_size, sch_error *err) {
+  size_t len = 0;
+  if (!path) {
+    snprintf(dir, dir_size, ".");
+    *text = strdup(sch_default_config_yaml);
+    return *text
+               ? SCH_OK
+               : sch_fail(err, SCH_ERR_RUNTIME, "configuration: out of memory");
+  }
+  sch_status st = read_file(path, text, &len, err);
+  if (st == SCH_OK)
+    st = cfg_check_text(*text, len, path, err);
+  if (st != SCH_OK) {
+    free(*text);
+    *text = NULL;
+  }
+  directory_of(path, dir, dir_size);
+  return st;
 }
 
 sch_status sch_config_load(const char *path, const char *const *overrides,

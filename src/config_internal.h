@@ -91,6 +91,18 @@ sch_status cfg_read_liquidators(cfg_ctx *ctx);
 sch_status cfg_read_loanbook(cfg_ctx *ctx);
 sch_status cfg_read_output(cfg_ctx *ctx);
 
+/* Whole configurations (config.c). */
+/** A plain scalar that is a finite decimal number. */
+bool cfg_parse_number(const cfg_node *node, double *out);
+/** Validate a tree into cfg (sweep, sweep_baseline, size ignored). */
+sch_status cfg_convert_tree(const cfg_node *root, const char *source,
+                            const char *base_dir, sch_config *cfg,
+                            sch_error *err);
+/** The text of a config file (checked to be YAML text) or, for a NULL path,
+ * a copy of the embedded default; dir gets the directory of the file. */
+sch_status cfg_source_text(const char *path, char **text, char *dir,
+                           size_t dir_size, sch_error *err);
+
 /* The resolved YAML text (config_resolved.c). */
 sch_status cfg_write_resolved(sch_config *cfg, sch_error *err);
 

@@ -66,9 +66,15 @@ sch_status cfg_check_text(const char *text, size_t len, const char *origin,
 
 /* ---------------------------------------------------------------- nodes */
 
+/* Command-line origins are `--set` arguments unless they name their own flag
+ * ("--sweep key=v1,v2" keeps its text as is). */
+const char *cfg_flag_of(const char *origin) {
+  return strncmp(origin, "--", 2) == 0 ? "" : "--set ";
+}
+
 void cfg_where(const cfg_node *node, char *buf, size_t size) {
   if (node->from_override)
-    snprintf(buf, size, "--set %s", node->origin);
+    snprintf(buf, size, "%s%s", cfg_flag_of(node->origin), node->origin);
   else
     snprintf(buf, size, "%s:%d:%d", node->origin, node->line, node->column);
 }
@@ -150,7 +156,7 @@ const cfg_node *cfg_map_key(const cfg_node *map, const char *key) {
   return i < 0 ? NULL : map->keys[i];
 }
 
-static void map_remove(cfg_node *map, const char *key) {
+void cfg_map_remove(cfg_node *map, const char *key) {
   long i = map_find(map, key);
   if (i < 0)
     return;
@@ -179,7 +185,8 @@ static sch_status build_node(tree_builder *b, yaml_node_t *src, int depth,
 static sch_status fail_at_mark(tree_builder *b, yaml_mark_t mark,
                                const char *msg) {
   if (b->from_override)
-    return sch_fail(b->err, SCH_ERR_INPUT, "--set %s: %s", b->origin, msg);
+    return sch_fail(b->err, SCH_ERR_INPUT, "%s%s: %s", cfg_flag_of(b->origin),
+                    b->origin, msg);
   return sch_fail(b->err, SCH_ERR_INPUT, "%s:%zu:%zu: %s", b->origin,
                   mark.line + 1, mark.column + 1, msg);
 }
@@ -363,9 +370,22 @@ size_t cfg_edit_distance(const char *a, const char *b) {
 }
 
 typedef struct override_ctx {
-  const char *arg; /* the whole argument, for messages and origins */
+  const char *arg;    /* the whole argument, for messages and origins */
+  const cfg_node *at; /* NULL, or the node whose location names the change */
   sch_error *err;
 } override_ctx;
+
+/* A node made by an override: located at the argument, or at `at`. */
+static cfg_node *override_node(const override_ctx *o, cfg_kind kind) {
+  if (!o->at)
+    return node_new(kind, o->arg, true);
+  cfg_node *node = node_new(kind, o->at->origin, o->at->from_override);
+  if (node) {
+    node->line = o->at->line;
+    node->column = o->at->column;
+  }
+  return node;
+}
 
 static sch_status override_fail(const override_ctx *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -376,6 +396,8 @@ static sch_status override_fail(const override_ctx *o, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  if (o->at)
+    return cfg_fail_at(o->err, o->at, "%s", msg);
   return sch_fail(o->err, SCH_ERR_INPUT, "--set %s: %s", o->arg, msg);
 }
 
@@ -443,14 +465,14 @@ static sch_status descend(const override_ctx *o, cfg_node *node,
     *child = node->items[i];
     return SCH_OK;
   }
-  cfg_node *map = node_new(CFG_MAP, o->arg, true);
+  cfg_node *map = override_node(o, CFG_MAP);
   if (!map)
     return out_of_memory(o->err);
   if (i >= 0) { /* `key:` with no value: give it an empty mapping */
     cfg_tree_free(node->items[i]);
     node->items[i] = map;
   } else {
-    cfg_node *key = node_new(CFG_SCALAR, o->arg, true);
+    cfg_node *key = override_node(o, CFG_SCALAR);
     if (!key || !(key->text = strdup(elem)) || !node_append(node, key, map)) {
       cfg_tree_free(key);
       cfg_tree_free(map);
@@ -484,7 +506,7 @@ static sch_status place(const override_ctx *o, cfg_node *parent,
     if (i >= 0) {
       cfg_tree_free(parent->items[i]);
       parent->items[i] = value;
-    } else if (!(key = node_new(CFG_SCALAR, o->arg, true)) ||
+    } else if (!(key = override_node(o, CFG_SCALAR)) ||
                !(key->text = strdup(elem)) ||
                !node_append(parent, key, value)) {
       cfg_tree_free(key);
@@ -519,9 +541,9 @@ static void drop_exclusive(cfg_node *root, char **elems, int n) {
       book->kind != CFG_MAP)
     return;
   if (strcmp(elems[1], "file") == 0)
-    map_remove(book, "generate");
+    cfg_map_remove(book, "generate");
   else if (strcmp(elems[1], "generate") == 0)
-    map_remove(book, "file");
+    cfg_map_remove(book, "file");
 }
 
 static sch_status apply_path(const override_ctx *o, cfg_node *root, char *path,
@@ -561,7 +583,7 @@ static sch_status parse_value(const override_ctx *o, const char *text,
 }
 
 sch_status cfg_apply_override(cfg_node *root, const char *arg, sch_error *err) {
-  override_ctx o = {arg, err};
+  override_ctx o = {arg, NULL, err};
   const char *eq = strchr(arg, '=');
   if (!eq)
     return override_fail(&o, "expected key.path=value (no '=')");
@@ -576,4 +598,53 @@ sch_status cfg_apply_override(cfg_node *root, const char *arg, sch_error *err) {
     cfg_tree_free(value);
   free(path);
   return st;
+}
+
+sch_status cfg_set_path(cfg_node *root, const char *path, cfg_node *value,
+                        const cfg_node *at, sch_error *err) {
+  override_ctx o = {path, at, err};
+  char *copy = strdup(path);
+  if (!copy) {
+    cfg_tree_free(value);
+    return out_of_memory(err);
+  }
+  sch_status st = apply_path(&o, root, copy, value);
+  free(copy);
+  return st;
+}
+
+cfg_node *cfg_tree_copy(const cfg_node *node) {
+  cfg_node *copy = node_new(node->kind, node->origin, node->from_override);
+  if (!copy)
+    return NULL;
+  copy->plain = node->plain;
+  copy->line = node->line;
+  copy->column = node->column;
+  if (node->text && !(copy->text = strdup(node->text))) {
+    cfg_tree_free(copy);
+    return NULL;
+  }
+  for (size_t i = 0; i < node->n; i++) {
+    cfg_node *key = node->keys ? cfg_tree_copy(node->keys[i]) : NULL;
+    cfg_node *item = cfg_tree_copy(node->items[i]);
+    if (!item || (node->keys && !key) || !node_append(copy, key, item)) {
+      cfg_tree_free(key);
+      cfg_tree_free(item);
+      cfg_tree_free(copy);
+      return NULL;
+    }
+  }
+  return copy;
+}
+
+cfg_node *cfg_scalar_new(const char *text, const char *origin,
+                         bool from_override) {
+  cfg_node *node = node_new(CFG_SCALAR, origin, from_override);
+  if (node && !(node->text = strdup(text))) {
+    cfg_tree_free(node);
+    return NULL;
+  }
+  if (node)
+    node->plain = true;
+  return node;
 }

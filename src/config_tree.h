@@ -80,6 +80,33 @@ void cfg_where(const cfg_node *node, char *buf, size_t size);
 sch_status cfg_fail_at(sch_error *err, const cfg_node *node, const char *fmt,
                        ...) __attribute__((format(printf, 3, 4)));
 
+/**
+ * Put `value` at a dotted path of the tree, like an override, but located at
+ * `at`: messages and the nodes created on the way take its location.
+ * @param root  the document's root mapping
+ * @param path  dotted key path (list items by index or `name`)
+ * @param value the value (owned, freed on failure)
+ * @param at    node naming the change in messages (e.g. a sweep key)
+ * @param err   message on failure
+ * @return SCH_OK, SCH_ERR_INPUT or SCH_ERR_RUNTIME
+ */
+sch_status cfg_set_path(cfg_node *root, const char *path, cfg_node *value,
+                        const cfg_node *at, sch_error *err);
+
+/** @return a deep copy of a tree (locations kept), or NULL (no memory). */
+cfg_node *cfg_tree_copy(const cfg_node *node);
+
+/** @return a new plain scalar, or NULL (no memory). */
+cfg_node *cfg_scalar_new(const char *text, const char *origin,
+                         bool from_override);
+
+/** Remove `key` (and its value) from a mapping, if present. */
+void cfg_map_remove(cfg_node *map, const char *key);
+
+/** @return "--set " for an origin that is a `--set` argument, "" for one
+ *          that names its own flag ("--sweep ..."). */
+const char *cfg_flag_of(const char *origin);
+
 /** @return the Levenshtein edit distance between a and b. */
 size_t cfg_edit_distance(const char *a, const char *b);
 

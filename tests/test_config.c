@@ -372,9 +372,13 @@ Test(config, aliases_are_expanded) {
   sch_config_free(&cfg);
 }
 
-Test(config, sweep_is_rejected) {
-  EXPECT_LINE_FAIL(0, "sweep: {protocol.close_factor: [0.5, 1]}",
-                   "bad.yaml:29:1: sweep is not supported in this version");
+/* sweep, sweep_baseline and size are read by sch_config_load_sweep
+ * (tests/test_sweep.c); the plain loader gives the base configuration. */
+Test(config, sweep_is_left_to_the_sweep_loader) {
+  sch_config cfg;
+  parse_base_ok(0, "sweep: {protocol.close_factor: [0.5, 1]}", &cfg);
+  cr_expect_eq(cfg.protocol.close_factor, 0.5);
+  sch_config_free(&cfg);
 }
 
 /* ----------------------------------------------------------- ranges */

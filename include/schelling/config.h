@@ -206,6 +206,66 @@ void sch_config_free(sch_config *cfg);
  */
 int sch_config_asset_index(const sch_config *cfg, const char *name);
 
+#define SCH_SWEEP_MAX_POINTS 10000 /**< most points of one sweep */
+#define SCH_SWEEP_KEY_MAX 128       /**< longest swept key path + 1 */
+
+/** `size:` of a config (`schelling size`); CLI flags override each field. */
+typedef struct sch_size_config {
+  bool present;                  /**< the config has a `size:` section */
+  char param[SCH_SWEEP_KEY_MAX]; /**< dotted key path, "" if not given */
+  bool has_range;
+  double range[2];    /**< [a, b], a < b */
+  char target[256];   /**< e.g. "es_99(uncovered_shortfall) <= 1e6", or "" */
+  char where[SCH_PATH_MAX + 32]; /**< "file:line:column" of `target` */
+  bool largest;       /**< find the largest value (default smallest) */
+  double tolerance;   /**< stop when the bracket is narrower; 0 = unset */
+  int max_evals;      /**< most engine runs; 0 = unset */
+} sch_size_config;
+
+/**
+ * A sweep: the Cartesian product of the values of `sweep:` keys (the first
+ * key varies slowest) plus `--sweep` keys. Without a sweep, n_points is 1.
+ */
+typedef struct sch_sweep {
+  int n_keys;
+  char (*keys)[SCH_SWEEP_KEY_MAX]; /**< [n_keys] dotted key paths */
+  int n_points;                    /**< product of the value counts */
+  int baseline;                    /**< index of the baseline point */
+  char **values;    /**< [n_points * n_keys] value text, point-major */
+  double *numeric;  /**< same shape: the number, NaN if not a number */
+  char *resolved_yaml; /**< the baseline point's resolved YAML plus the
+                            sweep: and sweep_baseline: sections (/config) */
+  sch_size_config size; /**< the `size:` section, if any */
+} sch_sweep;
+
+/**
+ * Load a configuration and expand its sweep into one validated configuration
+ * per point: the file, then `--set` overrides, then the point's key=value
+ * (each located at its sweep entry, so errors name that file:line:column).
+ * @param path         YAML file, or NULL for the embedded default
+ * @param overrides    `--set` strings (may be NULL)
+ * @param n_overrides  their number
+ * @param sweep_args   `--sweep key=v1,v2,...` strings: add or replace a key
+ * @param n_sweep_args their number
+ * @param points       on success, [sweep->n_points] configurations (owned)
+ * @param sweep        on success, the keys and values of every point
+ * @param err          message on failure
+ * @return SCH_OK, SCH_ERR_INPUT, or SCH_ERR_RUNTIME (out of memory)
+ */
+sch_status sch_config_load_sweep(const char *path,
+                                 const char *const *overrides,
+                                 size_t n_overrides,
+                                 const char *const *sweep_args,
+                                 size_t n_sweep_args, sch_config **points,
+                                 sch_sweep *sweep, sch_error *err);
+
+/**
+ * Release a sweep and its points (both may be NULL).
+ * @param sweep  the sweep (zeroed)
+ * @param points the array from sch_config_load_sweep()
+ */
+void sch_sweep_free(sch_sweep *sweep, sch_config *points);
+
 #ifdef __cplusplus
 }
 #endif
