@@ -100,6 +100,7 @@ typedef struct path_state {
   const sch_market_model *mm;
   sch_cascade_ws *ws;
   const double *x;
+  int64_t x_stride;
   int n_risky;
   int64_t k;
   double t;
@@ -577,18 +578,19 @@ static void init_path(path_state *ps) {
 /* Step parts 1-2: fundamental move, impact recovery, M. */
 static void move_prices(path_state *ps) {
   const sch_market_model *mm = ps->mm;
-  const double *xk = ps->x + ps->k * ps->n_risky;
+  const double *xk = ps->x + ps->k * ps->n_risky * ps->x_stride;
   for (int i = 0; i < mm->n_assets; i++) {
     int r = mm->slot_of_asset[i];
     if (r < 0)
       continue;
-    ps->log_fund[i] = xk[r];
+    double x = xk[r * ps->x_stride];
+    ps->log_fund[i] = x;
     if (ps->impact[i] != 0.0) {
       ps->impact[i] *= mm->impact_decay[i];
       if (ps->impact[i] < IMPACT_FLOOR)
         ps->impact[i] = 0.0;
     }
-    ps->log_market[i] = ps->log_market_start[i] = xk[r] - ps->impact[i];
+    ps->log_market[i] = ps->log_market_start[i] = x - ps->impact[i];
   }
 }
 
@@ -677,10 +679,10 @@ static void finish_path(path_state *ps) {
 }
 
 void sch_cascade_run(const sch_market_model *mm, int n_risky, const double *x,
-                     sch_cascade_ws *ws, double *metrics,
+                     int64_t x_stride, sch_cascade_ws *ws, double *metrics,
                      const sch_price_record *record) {
-  path_state ps = {.mm = mm, .ws = ws, .x = x, .n_risky = n_risky,
-                   .metrics = metrics};
+  path_state ps = {.mm = mm, .ws = ws, .x = x, .x_stride = x_stride,
+                   .n_risky = n_risky, .metrics = metrics};
   init_path(&ps);
   if (record)
     record_prices(&ps, record);

@@ -64,13 +64,30 @@ typedef struct sch_price_record {
  * Run the protocol on one fundamental path.
  * @param mm      market model
  * @param n_risky risky slots in x
- * @param x       log fundamental prices [(n_steps + 1) * n_risky]
+ * @param x       log fundamental prices: x[(k * n_risky + r) * x_stride]
+ * @param x_stride distance between consecutive entries of this path's x
  * @param ws      workspace (from sch_cascade_ws_create for mm)
  * @param metrics out: [sch_metric_count(mm->n_assets)]
  * @param record  optional price record (NULL for none)
  */
 void sch_cascade_run(const sch_market_model *mm, int n_risky, const double *x,
-                     sch_cascade_ws *ws, double *metrics,
+                     int64_t x_stride, sch_cascade_ws *ws, double *metrics,
                      const sch_price_record *record);
+
+/** Scratch of the reference cascade (opaque). */
+typedef struct sch_cascade_ref_ws sch_cascade_ref_ws;
+
+/** Allocate / release reference scratch (as sch_cascade_ws_create). */
+sch_cascade_ref_ws *sch_cascade_ref_ws_create(const sch_market_model *mm);
+void sch_cascade_ref_ws_free(sch_cascade_ref_ws *ws);
+
+/**
+ * Scalar reference of sch_cascade_run: the same results bit for bit, by the
+ * plainest reading of the contract (every step processed in full).
+ */
+void sch_cascade_run_reference(const sch_market_model *mm, int n_risky,
+                               const double *x, int64_t x_stride,
+                               sch_cascade_ref_ws *ws, double *metrics,
+                               const sch_price_record *record);
 
 #endif

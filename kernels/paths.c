@@ -1,9 +1,55 @@
 #include "paths.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "normals.h"
 #include "rng.h"
+
+/* Vector clones for AVX-512 and AVX2 machines, and the portable baseline;
+ * the loader picks one at start-up (GNU ifunc). Every clone performs the same
+ * IEEE operations per lane, so the choice never changes a result. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&         \
+    !defined(__SANITIZE_ADDRESS__)
+#define SCH_VECTOR_CLONES                                                      \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SCH_VECTOR_CLONES
+#endif
+
+struct sch_path_ws {
+  float *z;       /* [2 n_pairs][SCH_LANES] normals */
+  double *scale;  /* [n_steps + 1][SCH_LANES] Student-t scale per step */
+  int64_t n_pairs;
+};
+
+/* Normals needed per path: one per risky asset per step, in pairs. */
+static int64_t pairs_needed(const sch_path_model *m) {
+  return (m->n_steps * m->n_risky + 1) / 2;
+}
+
+sch_path_ws *sch_path_ws_create(const sch_path_model *m) {
+  sch_path_ws *ws = calloc(1, sizeof *ws);
+  if (!ws)
+    return NULL;
+  ws->n_pairs = pairs_needed(m);
+  ws->z = malloc((size_t)(2 * ws->n_pairs + 1) * SCH_LANES * sizeof(float));
+  ws->scale = malloc((size_t)(m->n_steps + 1) * SCH_LANES * sizeof(double));
+  if (!ws->z || !ws->scale) {
+    sch_path_ws_free(ws);
+    return NULL;
+  }
+  return ws;
+}
+
+void sch_path_ws_free(sch_path_ws *ws) {
+  if (!ws)
+    return;
+  free(ws->z);
+  free(ws->scale);
+  free(ws);
+}
 
 /* Marsaglia & Tsang (2000), "A simple method for generating gamma variables",
  * shape a = dof/2 > 1, scale 2. */
@@ -22,38 +68,27 @@ double sch_chi_square(struct sch_normal_stream *ns, double dof) {
   }
 }
 
-/* Diffusion increments: dx[k][r] = drift_r + sum_s C[r][s] z_s (scaled by
- * sqrt((nu-2)/W_k) under Student-t), for k = 1..n, stored in x[k]. */
-static void add_diffusion(const sch_path_model *m, uint64_t path, double *x) {
-  const int nr = m->n_risky;
-  sch_normal_stream diffusion = {0}, mixing = {0};
-  sch_stream_for_path(&diffusion.rng, m->seed, SCH_STREAM_DIFFUSION, path);
-  if (m->student_t)
-    sch_stream_for_path(&mixing.rng, m->seed, SCH_STREAM_STUDENT_T, path);
-  double z[SCH_K_MAX_ASSETS];
-  for (int64_t k = 1; k <= m->n_steps; k++) {
-    for (int r = 0; r < nr; r++)
-      z[r] = sch_normal_next(&diffusion);
-    double scale = 1.0;
-    if (m->student_t)
-      scale = sqrt((m->dof - 2.0) / sch_chi_square(&mixing, m->dof));
-    double *dx = x + k * nr;
-    for (int r = 0; r < nr; r++) {
-      double shock = 0.0;
-      for (int s = 0; s <= r; s++)
-        shock += m->chol_scaled[r][s] * z[s];
-      dx[r] = m->drift_step[r] + scale * shock;
-    }
-  }
+/* ---- pieces shared by the reference and the block kernel ----------------- */
+
+/* Student-t scale sqrt((nu - 2) / W_k) per step (rejection sampling: scalar
+ * per path in both implementations). */
+static void student_scales(const sch_path_model *m, uint64_t path,
+                           double *scale, int64_t stride) {
+  sch_normal_stream mixing = {0};
+  sch_stream_for_path(&mixing.rng, m->seed, SCH_STREAM_STUDENT_T, path);
+  for (int64_t k = 1; k <= m->n_steps; k++)
+    scale[k * stride] = sqrt((m->dof - 2.0) / sch_chi_square(&mixing, m->dof));
 }
 
-/* Step of an arrival at time t (years): arrivals in ((k-1) dt, k dt] land in
- * step k, so the count per step is Poisson(rate dt), independent by step. */
+/* Arrivals in ((k-1) dt, k dt] land in step k: the count per step is then
+ * Poisson(rate dt), independent by step. */
 static int64_t arrival_step(double t, double dt) { return (int64_t)ceil(t / dt); }
 
 /* Jumps, drawn as exponential inter-arrival times (exactly a Poisson count per
- * step, and only O(rate T) draws): systemic first, then each slot. */
-static void add_jumps(const sch_path_model *m, uint64_t path, double *x) {
+ * step, and only O(rate T) draws): systemic first, then each slot. They are
+ * added to the increments, before the cumulative sum. */
+static void add_jumps(const sch_path_model *m, uint64_t path, double *x,
+                      int64_t stride) {
   const int nr = m->n_risky;
   const double horizon = (double)m->n_steps * m->dt_years;
   sch_normal_stream jumps = {0};
@@ -66,7 +101,7 @@ static void add_jumps(const sch_path_model *m, uint64_t path, double *x) {
       if (k < 1 || k > m->n_steps)
         continue;
       for (int r = 0; r < nr; r++)
-        x[k * nr + r] += m->jump_beta[r] * size;
+        x[(k * nr + r) * stride] += m->jump_beta[r] * size;
     }
   }
   for (int r = 0; r < nr; r++) {
@@ -77,20 +112,162 @@ static void add_jumps(const sch_path_model *m, uint64_t path, double *x) {
       double size = m->jump_mean[r] + m->jump_stdev[r] * sch_normal_next(&jumps);
       int64_t k = arrival_step(t, m->dt_years);
       if (k >= 1 && k <= m->n_steps)
-        x[k * nr + r] += size;
+        x[(k * nr + r) * stride] += size;
     }
   }
 }
 
+/* ---- scalar reference -------------------------------------------------- */
+
+void sch_normals_reference(uint64_t seed, uint64_t path, int64_t n_pairs,
+                           float *z) {
+  sch_pcg32 rng;
+  sch_stream_for_path(&rng, seed, SCH_STREAM_DIFFUSION, path);
+  for (int64_t j = 0; j < n_pairs; j++) {
+    uint32_t a = sch_pcg32_next(&rng);
+    uint32_t b = sch_pcg32_next(&rng);
+    sch_box_muller_f(a, b, &z[2 * j], &z[2 * j + 1]);
+  }
+}
+
+/* x(k) - x(k-1) = drift + scale (C z_k), then jumps, then the running sum;
+ * the block kernel does exactly these operations in this order per lane. */
 void sch_path_generate(const sch_path_model *m, uint64_t path, double *x) {
   const int nr = m->n_risky;
   if (nr == 0)
     return;
+  int64_t n_pairs = pairs_needed(m);
+  float *z = malloc((size_t)(2 * n_pairs + 1) * sizeof(float));
+  double *scale = malloc((size_t)(m->n_steps + 1) * sizeof(double));
+  if (!z || !scale) { /* the engine never takes this path: it uses blocks */
+    free(z);
+    free(scale);
+    return;
+  }
+  sch_normals_reference(m->seed, path, n_pairs, z);
+  if (m->student_t)
+    student_scales(m, path, scale, 1);
   for (int r = 0; r < nr; r++)
     x[r] = m->log_price0[r];
-  add_diffusion(m, path, x);
-  add_jumps(m, path, x);
+  for (int64_t k = 1; k <= m->n_steps; k++) {
+    const float *zk = z + (k - 1) * nr;
+    double s = m->student_t ? scale[k] : 1.0;
+    for (int r = 0; r < nr; r++) {
+      double shock = 0.0;
+      for (int q = 0; q <= r; q++)
+        shock += m->chol_scaled[r][q] * (double)zk[q];
+      x[k * nr + r] = m->drift_step[r] + s * shock;
+    }
+  }
+  add_jumps(m, path, x, 1);
   for (int64_t k = 1; k <= m->n_steps; k++)
     for (int r = 0; r < nr; r++)
       x[k * nr + r] += x[(k - 1) * nr + r];
+  free(z);
+  free(scale);
+}
+
+/* ---- block kernel -------------------------------------------------------- */
+
+/* Pass 1: the lanes' PCG32 draws a[j][l], b[j][l]. */
+static void lane_streams(uint64_t seed, uint64_t first, uint64_t *state,
+                         uint64_t *inc) {
+  for (int l = 0; l < SCH_LANES; l++) {
+    sch_pcg32 rng;
+    sch_stream_for_path(&rng, seed, SCH_STREAM_DIFFUSION, first + (uint64_t)l);
+    state[l] = rng.state;
+    inc[l] = rng.inc;
+  }
+}
+
+SCH_VECTOR_CLONES
+static void block_draws(uint64_t *state, const uint64_t *inc, int64_t n_pairs,
+                        uint32_t *draws) {
+  for (int64_t j = 0; j < n_pairs; j++) {
+    uint32_t *a = draws + 2 * j * SCH_LANES, *b = a + SCH_LANES;
+    for (int l = 0; l < SCH_LANES; l++) {
+      sch_pcg32 rng = {state[l], inc[l]};
+      a[l] = sch_pcg32_next(&rng);
+      b[l] = sch_pcg32_next(&rng);
+      state[l] = rng.state;
+    }
+  }
+}
+
+/* Pass 2: Box-Muller, one long loop with no carried dependency, so the
+ * polynomial chains of many vectors are in flight at once. */
+SCH_VECTOR_CLONES
+static void block_box_muller(int64_t n_pairs, const uint32_t *draws,
+                             float *z) {
+  for (int64_t j = 0; j < n_pairs; j++) {
+    const uint32_t *a = draws + 2 * j * SCH_LANES, *b = a + SCH_LANES;
+    float *z0 = z + 2 * j * SCH_LANES, *z1 = z0 + SCH_LANES;
+    for (int l = 0; l < SCH_LANES; l++)
+      sch_box_muller_f(a[l], b[l], &z0[l], &z1[l]);
+  }
+}
+
+/* Draws are made in chunks so their buffer stays in L1. */
+#define DRAW_CHUNK_PAIRS 64
+
+void sch_normals_block(uint64_t seed, uint64_t first, int64_t n_pairs,
+                       float *z) {
+  uint32_t draws[2 * DRAW_CHUNK_PAIRS * SCH_LANES];
+  uint64_t state[SCH_LANES], inc[SCH_LANES];
+  lane_streams(seed, first, state, inc);
+  for (int64_t j = 0; j < n_pairs; j += DRAW_CHUNK_PAIRS) {
+    int64_t n = n_pairs - j < DRAW_CHUNK_PAIRS ? n_pairs - j : DRAW_CHUNK_PAIRS;
+    block_draws(state, inc, n, draws);
+    block_box_muller(n, draws, z + 2 * j * SCH_LANES);
+  }
+}
+
+SCH_VECTOR_CLONES
+static void block_increments(const sch_path_model *m, const float *z,
+                             const double *scale, double *x) {
+  const int nr = m->n_risky;
+  for (int r = 0; r < nr; r++)
+    for (int l = 0; l < SCH_LANES; l++)
+      x[r * SCH_LANES + l] = m->log_price0[r];
+  for (int64_t k = 1; k <= m->n_steps; k++) {
+    const float *zk = z + (k - 1) * nr * SCH_LANES;
+    const double *sk = scale + k * SCH_LANES;
+    for (int r = 0; r < nr; r++) {
+      double *xk = x + (k * nr + r) * SCH_LANES;
+      for (int l = 0; l < SCH_LANES; l++) {
+        double shock = 0.0;
+        for (int q = 0; q <= r; q++)
+          shock += m->chol_scaled[r][q] * (double)zk[q * SCH_LANES + l];
+        xk[l] = m->drift_step[r] + sk[l] * shock;
+      }
+    }
+  }
+}
+
+SCH_VECTOR_CLONES
+static void block_cumulate(const sch_path_model *m, double *x) {
+  const int64_t row = (int64_t)m->n_risky * SCH_LANES;
+  for (int64_t k = 1; k <= m->n_steps; k++) {
+    double *cur = x + k * row;
+    const double *prev = cur - row;
+    for (int64_t i = 0; i < row; i++)
+      cur[i] += prev[i];
+  }
+}
+
+void sch_path_generate_block(const sch_path_model *m, uint64_t first,
+                             sch_path_ws *ws, double *x) {
+  if (m->n_risky == 0)
+    return;
+  sch_normals_block(m->seed, first, ws->n_pairs, ws->z);
+  for (int64_t k = 0; k <= m->n_steps; k++)
+    for (int l = 0; l < SCH_LANES; l++)
+      ws->scale[k * SCH_LANES + l] = 1.0;
+  if (m->student_t)
+    for (int l = 0; l < SCH_LANES; l++)
+      student_scales(m, first + (uint64_t)l, ws->scale + l, SCH_LANES);
+  block_increments(m, ws->z, ws->scale, x);
+  for (int l = 0; l < SCH_LANES; l++)
+    add_jumps(m, first + (uint64_t)l, x + l, SCH_LANES);
+  block_cumulate(m, x);
 }

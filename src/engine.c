@@ -36,7 +36,8 @@ struct sch_results {
 
 /* Per-thread scratch: one path's log prices and the cascade workspace. */
 typedef struct worker {
-  double *x;
+  double *x; /* SCH_LANES paths, lane-interleaved */
+  sch_path_ws *paths;
   sch_cascade_ws *ws;
   double *metrics;
 } worker;
@@ -170,6 +171,7 @@ static void free_workers(worker *w, int n) {
   for (int t = 0; t < n; t++) {
     free(w[t].x);
     free(w[t].metrics);
+    sch_path_ws_free(w[t].paths);
     sch_cascade_ws_free(w[t].ws);
   }
   free(w);
@@ -179,12 +181,14 @@ static worker *make_workers(const sch_scenario *sc, int n, int n_metrics) {
   worker *w = calloc((size_t)n, sizeof *w);
   if (!w)
     return NULL;
-  size_t xs = (size_t)(sc->paths.n_steps + 1) * (size_t)(sc->paths.n_risky + 1);
+  size_t xs = (size_t)(sc->paths.n_steps + 1) *
+              (size_t)(sc->paths.n_risky + 1) * SCH_LANES;
   for (int t = 0; t < n; t++) {
     w[t].x = malloc(xs * sizeof(double));
     w[t].metrics = malloc((size_t)n_metrics * sizeof(double));
+    w[t].paths = sch_path_ws_create(&sc->paths);
     w[t].ws = sch_cascade_ws_create(&sc->market);
-    if (!w[t].x || !w[t].metrics || !w[t].ws) {
+    if (!w[t].x || !w[t].metrics || !w[t].paths || !w[t].ws) {
       free_workers(w, n);
       return NULL;
     }
@@ -192,16 +196,20 @@ static worker *make_workers(const sch_scenario *sc, int n, int n_metrics) {
   return w;
 }
 
-/* One block: its paths' metrics into buf[m * stride + offset + p]. */
+/* One block: its paths' metrics into buf[m * stride + offset + p]. Paths
+ * are generated SCH_LANES at a time (a last partial group generates whole
+ * lanes and keeps only the paths of the block). */
 static void simulate_block(const sch_scenario *sc, worker *w, int64_t first,
                            int64_t n, int n_metrics, double *buf,
                            int64_t stride, int64_t offset) {
-  for (int64_t p = 0; p < n; p++) {
-    sch_path_generate(&sc->paths, (uint64_t)(first + p), w->x);
-    sch_cascade_run(&sc->market, sc->paths.n_risky, w->x, w->ws, w->metrics,
-                    NULL);
-    for (int m = 0; m < n_metrics; m++)
-      buf[m * stride + offset + p] = w->metrics[m];
+  for (int64_t g = 0; g < n; g += SCH_LANES) {
+    sch_path_generate_block(&sc->paths, (uint64_t)(first + g), w->paths, w->x);
+    for (int64_t l = 0; l < SCH_LANES && g + l < n; l++) {
+      sch_cascade_run(&sc->market, sc->paths.n_risky, w->x + l, SCH_LANES,
+                      w->ws, w->metrics, NULL);
+      for (int m = 0; m < n_metrics; m++)
+        buf[m * stride + offset + g + l] = w->metrics[m];
+    }
   }
 }
 
@@ -357,7 +365,7 @@ sch_status sch_engine_one_path(const sch_config *cfg, const sch_loanbook *book,
   }
   sch_price_record rec = {market, fundamental};
   sch_path_generate(&sc.paths, (uint64_t)path, w->x);
-  sch_cascade_run(&sc.market, sc.paths.n_risky, w->x, w->ws, metrics,
+  sch_cascade_run(&sc.market, sc.paths.n_risky, w->x, 1, w->ws, metrics,
                   (market || fundamental) ? &rec : NULL);
   free_workers(w, 1);
   sch_scenario_free(&sc);

@@ -76,7 +76,7 @@ static void run(world *w) {
                err.msg);
   sch_cascade_ws *ws = sch_cascade_ws_create(&sc.market);
   cr_assert_not_null(ws);
-  sch_cascade_run(&sc.market, sc.paths.n_risky, w->x, ws, w->metrics, NULL);
+  sch_cascade_run(&sc.market, sc.paths.n_risky, w->x, 1, ws, w->metrics, NULL);
   sch_cascade_ws_free(ws);
   sch_scenario_free(&sc);
 }
