@@ -14,21 +14,33 @@
 #include "schelling/engine.h"
 #include "schelling/loanbook.h"
 #include "schelling/output.h"
+#include "schelling/sweep.h"
 
 #define MAX_OVERRIDES 256
+#define MAX_SWEEPS 64
 
 static const char usage[] =
     "usage: schelling run [CONFIG] [-o OUT.h5] [--paths N] [--seed S]\n"
     "                     [--threads T] [--set key.path=value ...]\n"
-    "                     [--force] [--quiet]\n"
+    "                     [--sweep key.path=v1,v2,... ...] [--force] "
+    "[--quiet]\n"
     "       schelling validate CONFIG [--set key.path=value ...]\n"
-    "       schelling report OUT.h5 [--json]\n"
+    "                     [--sweep key.path=v1,v2,... ...]\n"
+    "       schelling report OUT.h5 [--json | --csv] [--diff]\n"
+    "       schelling size [CONFIG] --param KEY --range A:B --target "
+    "'STAT(METRIC) <= X'\n"
+    "                     [--largest] [--tolerance X] [--max-evals N]\n"
+    "                     [-o SIZE.h5] [run options]\n"
     "       schelling --version | --help\n"
     "\n"
-    "run       simulate the scenario (the embedded default without CONFIG)\n"
-    "          and write the HDF5 result (output.file, or -o)\n"
-    "validate  check a config and its loan book, print a summary\n"
-    "report    print the summary of a result file (a table, or JSON)\n"
+    "run       simulate the scenario (the embedded default without CONFIG),\n"
+    "          every sweep point on common random numbers, and write the\n"
+    "          HDF5 result (output.file, or -o)\n"
+    "validate  check a config, its sweep and its loan book, print a summary\n"
+    "report    print a result file: table, CSV or JSON; --diff: differences\n"
+    "          against the baseline point with paired standard errors\n"
+    "size      find the smallest (--largest: largest) value of KEY in [A, B]\n"
+    "          meeting the target, by bisection on common random numbers\n"
     "\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage or input error.\n"
     "Config reference: docs/config.md; output names: docs/output.md.\n";
@@ -45,8 +57,8 @@ static int fail(sch_status st, const sch_error *err) {
   return (int)st;
 }
 
-__attribute__((format(printf, 1, 2))) static int
-usage_error(const char *fmt, ...) {
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
+                                                             ...) {
   va_list ap;
   va_start(ap, fmt);
   fputs("schelling: ", stderr);
@@ -63,6 +75,8 @@ typedef struct cli_options {
   const char *overrides[MAX_OVERRIDES];
   char *owned[4]; /* override strings built from --paths/--seed/-o */
   size_t n_overrides, n_owned;
+  const char *sweeps[MAX_SWEEPS];
+  size_t n_sweeps;
   int threads;
   bool force, quiet, json;
 } cli_options;
@@ -118,6 +132,12 @@ static int parse_options(int argc, char **argv, int first, cli_options *o,
       if (!(v = option_value(argc, argv, &i)))
         return usage_error("%s needs key.path=value", a);
       rc = add_override(o, v, NULL);
+    } else if (strcmp(a, "--sweep") == 0) {
+      if (!(v = option_value(argc, argv, &i)))
+        return usage_error("%s needs key.path=value1,value2,...", a);
+      if (o->n_sweeps >= MAX_SWEEPS)
+        return usage_error("too many --sweep options (at most %d)", MAX_SWEEPS);
+      o->sweeps[o->n_sweeps++] = v;
     } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && run) {
       if (!(v = option_value(argc, argv, &i)) || !*v)
         return usage_error("%s needs a file name", a);
@@ -158,8 +178,9 @@ static void utc_now(char *buf, size_t len) {
   strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static sch_status write_result(const sch_config *cfg, const sch_results *res,
-                               sch_h5_writer *w, sch_error *err) {
+static sch_status write_result(const sch_config *cfg, const sch_sweep *sweep,
+                               const sch_results *res, sch_h5_writer *w,
+                               sch_error *err) {
   char created[32];
   utc_now(created, sizeof created);
   sch_run_info info = {
@@ -174,7 +195,9 @@ static sch_status write_result(const sch_config *cfg, const sch_results *res,
   };
   sch_status st = sch_h5_write_run_info(w, &info, err);
   if (st == SCH_OK)
-    st = sch_h5_write_config(w, cfg->resolved_yaml, err);
+    st = sch_h5_write_config(w, sweep->resolved_yaml, err);
+  if (st == SCH_OK)
+    st = sch_h5_write_sweep(w, sweep, err);
   if (st == SCH_OK)
     st = sch_results_write(res, w, err);
   return st;
@@ -189,14 +212,27 @@ static void install_signal_handlers(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Load config and book; errors are input errors (exit 2). */
-static sch_status load_inputs(const cli_options *o, sch_config *cfg,
-                              sch_loanbook *book, sch_error *err) {
+/* The configurations of every sweep point and their loan books. */
+typedef struct inputs {
+  sch_config *points;
+  sch_sweep sweep;
+  sch_loanbook **books;
+} inputs;
+
+/* Load configs and books; errors are input errors (exit 2). */
+static sch_status load_inputs(const cli_options *o, inputs *in,
+                              sch_error *err) {
   sch_status st =
-      sch_config_load(o->config, o->overrides, o->n_overrides, cfg, err);
+      sch_config_load_sweep(o->config, o->overrides, o->n_overrides, o->sweeps,
+                            o->n_sweeps, &in->points, &in->sweep, err);
   if (st == SCH_OK)
-    st = sch_loanbook_load(cfg, book, err);
+    st = sch_sweep_books_load(in->points, in->sweep.n_points, &in->books, err);
   return st;
+}
+
+static void free_inputs(inputs *in) {
+  sch_sweep_books_free(in->books, in->sweep.n_points);
+  sch_sweep_free(&in->sweep, in->points);
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -216,40 +252,43 @@ static int cmd_run(int argc, char **argv) {
   /* Before the temporary file exists, so a signal can never strand it. */
   install_signal_handlers();
   sch_error err = {{0}};
-  sch_config cfg = {0};
-  sch_loanbook book = {0};
+  inputs in = {0};
   sch_h5_writer *w = NULL;
   sch_results *res = NULL;
-  sch_status st = load_inputs(&o, &cfg, &book, &err);
+  sch_status st = load_inputs(&o, &in, &err);
+  const sch_config *cfg = st == SCH_OK ? &in.points[0] : NULL;
   /* The destination is checked (and the temporary file made) before any
    * simulation, so a bad -o fails in a second, not after an hour. */
   if (st == SCH_OK)
-    st = sch_h5_open(cfg.output.file, o.force, &w, &err);
+    st = sch_h5_open(cfg->output.file, o.force, &w, &err);
   if (st == SCH_OK) {
     sch_run_options opt = {
         .threads = o.threads,
         .progress = !o.quiet && isatty(STDERR_FILENO),
         .interrupted = (volatile const int *)&interrupted_flag,
     };
-    st = sch_engine_run(&cfg, &book, &opt, w, &res, &err);
+    st = sch_engine_run_sweep(in.points, (const sch_loanbook *const *)in.books,
+                              in.sweep.n_points, in.sweep.baseline, &opt, w,
+                              &res, &err);
   }
   if (st == SCH_OK)
-    st = write_result(&cfg, res, w, &err);
+    st = write_result(cfg, &in.sweep, res, w, &err);
   if (st == SCH_OK)
     st = sch_h5_commit(&w, &err);
   else
     sch_h5_abort(&w);
   if (st == SCH_OK && !o.quiet) {
-    printf("%lld paths in %.2f s on %d threads -> %s\n",
-           (long long)cfg.simulation.paths, sch_results_seconds(res),
-           sch_results_threads(res), cfg.output.file);
-    st = sch_report(cfg.output.file, false, stdout, &err);
+    printf("%lld paths", (long long)cfg->simulation.paths);
+    if (in.sweep.n_points > 1)
+      printf(" x %d sweep points", in.sweep.n_points);
+    printf(" in %.2f s on %d threads -> %s\n", sch_results_seconds(res),
+           sch_results_threads(res), cfg->output.file);
+    st = sch_report(cfg->output.file, false, stdout, &err);
   }
   if (st != SCH_OK)
     rc = fail(st, &err);
   sch_results_free(res);
-  sch_loanbook_free(&book);
-  sch_config_free(&cfg);
+  free_inputs(&in);
   free_options(&o);
   return rc;
 }
@@ -283,13 +322,38 @@ static void print_validation(const sch_config *cfg, const sch_loanbook *book) {
                                                           : "gaussian");
   printf("  assets:");
   for (int i = 0; i < cfg->n_assets; i++)
-    printf(" %s%s", cfg->assets[i].name, cfg->assets[i].stable ? "(stable)" : "");
+    printf(" %s%s", cfg->assets[i].name,
+           cfg->assets[i].stable ? "(stable)" : "");
   printf("\n  loan book: %lld accounts (%lld with debt), debt $%.6g, "
          "collateral $%.6g\n",
          (long long)book->n_accounts, (long long)indebted, debt, collateral);
-  printf("  health at t=0: %lld below 1, %lld in [1, 1.05)\n",
-         (long long)below, (long long)near);
+  printf("  health at t=0: %lld below 1, %lld in [1, 1.05)\n", (long long)below,
+         (long long)near);
   printf("  liquidators: %s\n", cfg->liquidators.enabled ? "on" : "off");
+}
+
+/* The distinct values of key k, in sweep order. */
+static void print_key_values(const sch_sweep *sw, int k) {
+  printf("    %s:", sw->keys[k]);
+  for (int p = 0; p < sw->n_points; p++) {
+    const char *v = sw->values[(size_t)p * (size_t)sw->n_keys + (size_t)k];
+    bool seen = false;
+    for (int q = 0; !seen && q < p; q++)
+      seen = !strcmp(v, sw->values[(size_t)q * (size_t)sw->n_keys + (size_t)k]);
+    if (!seen)
+      printf(" %s", v);
+  }
+  printf("\n");
+}
+
+static void print_sweep(const sch_sweep *sw) {
+  if (sw->n_keys == 0)
+    return;
+  printf("  sweep: %d points (first key slowest), baseline point %d "
+         "(the summary above)\n",
+         sw->n_points, sw->baseline);
+  for (int k = 0; k < sw->n_keys; k++)
+    print_key_values(sw, k);
 }
 
 static int cmd_validate(int argc, char **argv) {
@@ -302,25 +366,30 @@ static int cmd_validate(int argc, char **argv) {
     return rc;
   }
   sch_error err = {{0}};
-  sch_config cfg = {0};
-  sch_loanbook book = {0};
-  sch_status st = load_inputs(&o, &cfg, &book, &err);
-  if (st == SCH_OK)
-    print_validation(&cfg, &book);
-  else
+  inputs in = {0};
+  sch_status st = load_inputs(&o, &in, &err);
+  if (st == SCH_OK) {
+    int b = in.sweep.baseline;
+    print_validation(&in.points[b], in.books[b]);
+    print_sweep(&in.sweep);
+  } else {
     rc = fail(st, &err);
-  sch_loanbook_free(&book);
-  sch_config_free(&cfg);
+  }
+  free_inputs(&in);
   free_options(&o);
   return rc;
 }
 
 static int cmd_report(int argc, char **argv) {
   const char *file = NULL;
-  bool json = false;
+  sch_report_options ro = {0};
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--json") == 0)
-      json = true;
+      ro.json = true;
+    else if (strcmp(argv[i], "--csv") == 0)
+      ro.csv = true;
+    else if (strcmp(argv[i], "--diff") == 0)
+      ro.diff = true;
     else if (argv[i][0] == '-' && argv[i][1])
       return usage_error("unknown option '%s'", argv[i]);
     else if (!file)
@@ -330,8 +399,10 @@ static int cmd_report(int argc, char **argv) {
   }
   if (!file)
     return usage_error("report needs a result file%s", "");
+  if (ro.json && ro.csv)
+    return usage_error("report takes --json or --csv, not both%s", "");
   sch_error err = {{0}};
-  sch_status st = sch_report(file, json, stdout, &err);
+  sch_status st = sch_report_print(file, &ro, stdout, &err);
   return st == SCH_OK ? 0 : fail(st, &err);
 }
 

@@ -553,6 +553,88 @@ sch_status sch_h5_write_summary(sch_h5_writer *w, const char *metric,
   return hst < 0 ? h5_fail(err, "write", name) : SCH_OK;
 }
 
+/* ---- /sweep and /frontier ---------------------------------------------- */
+
+static bool all_numeric(const sch_sweep *sw, int k) {
+  for (int p = 0; p < sw->n_points; p++)
+    if (isnan(sw->numeric[(size_t)p * (size_t)sw->n_keys + (size_t)k]))
+      return false;
+  return true;
+}
+
+static herr_t write_sweep_key(hid_t g, const sch_sweep *sw, int k) {
+  size_t n = (size_t)sw->n_points;
+  hsize_t dims[1] = {(hsize_t)n};
+  bool numeric = all_numeric(sw, k);
+  double *real = numeric ? malloc(n * sizeof *real) : NULL;
+  const char **text = numeric ? NULL : malloc(n * sizeof *text);
+  if (!real && !text)
+    return -1;
+  for (size_t p = 0; p < n; p++) {
+    size_t i = p * (size_t)sw->n_keys + (size_t)k;
+    if (numeric)
+      real[p] = sw->numeric[i];
+    else
+      text[p] = sw->values[i];
+  }
+  herr_t st;
+  if (numeric) {
+    st = write_dataset(g, sw->keys[k], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1,
+                       dims, real);
+  } else {
+    hid_t t = utf8_string_type();
+    st = t < 0 ? -1 : write_dataset(g, sw->keys[k], t, t, 1, dims, text);
+    if (t >= 0)
+      H5Tclose(t);
+  }
+  free(real);
+  free(text);
+  return st;
+}
+
+sch_status sch_h5_write_sweep(sch_h5_writer *w, const sch_sweep *sweep,
+                              sch_error *err) {
+  if (sweep->n_keys == 0)
+    return SCH_OK;
+  for (int k = 0; k < sweep->n_keys; k++) {
+    sch_status st = check_metric_name(sweep->keys[k], err);
+    if (st != SCH_OK)
+      return st;
+  }
+  hid_t g = create_group(w->file, "sweep");
+  if (g < 0)
+    return h5_fail(err, "create", "/sweep");
+  int32_t baseline = sweep->baseline;
+  herr_t st = write_attr(g, "baseline", H5T_STD_I32LE, H5T_NATIVE_INT32, 0,
+                         NULL, &baseline);
+  int k = 0;
+  for (; st >= 0 && k < sweep->n_keys; k++)
+    st = write_sweep_key(g, sweep, k);
+  H5Gclose(g);
+  if (st < 0) {
+    char name[SCH_SWEEP_KEY_MAX + 16];
+    snprintf(name, sizeof name, "/sweep/%s", k ? sweep->keys[k - 1] : "");
+    return h5_fail(err, "write", name);
+  }
+  return SCH_OK;
+}
+
+sch_status sch_h5_write_frontier(sch_h5_writer *w, int n_points,
+                                 const uint8_t *mask, const char *tail,
+                                 const char *cost, sch_error *err) {
+  hsize_t dims[1] = {(hsize_t)n_points};
+  herr_t st = write_dataset(w->file, "frontier", H5T_STD_U8LE, H5T_NATIVE_UINT8,
+                            1, dims, mask);
+  hid_t d = st >= 0 ? H5Dopen2(w->file, "frontier", H5P_DEFAULT) : -1;
+  if (d >= 0) {
+    st = write_string_attr(d, "tail", tail);
+    if (st >= 0)
+      st = write_string_attr(d, "cost", cost);
+    H5Dclose(d);
+  }
+  return st < 0 || d < 0 ? h5_fail(err, "write", "/frontier") : SCH_OK;
+}
+
 /* ---- /paths ------------------------------------------------------------ */
 
 /* Chunked [P, N] float64, unwritten paths read as NaN. */

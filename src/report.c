@@ -1,8 +1,10 @@
 /*
- * `schelling report`: the summary of a result file as an aligned table or as
- * JSON (docs/output.md). The file is read whole into a small in-memory model
- * first (root attributes, then every /summary/<metric>/<stat> dataset in
- * creation order), then printed.
+ * `schelling report`: the summary of a result file as an aligned table, CSV
+ * or JSON (docs/output.md). The file is read whole into a small in-memory
+ * model first (root attributes, every /summary/<metric>/<stat> and
+ * /diff/<metric>/<stat> dataset in creation order, /sweep and /frontier),
+ * then printed; the table is formatted twice (widths, then text), so memory
+ * does not grow with the number of rows.
  */
 #include <errno.h>
 #include <hdf5.h>
@@ -29,6 +31,14 @@ typedef struct metric_summary {
   stat_column *stats;
 } metric_summary;
 
+/* /sweep/<key>: the value of each point, as text and as a number. */
+typedef struct sweep_column {
+  char *key;
+  bool numeric;
+  double *number; /* [P] */
+  char **text;    /* [P] */
+} sweep_column;
+
 typedef struct result_file {
   char *version;
   char *created;
@@ -40,6 +50,12 @@ typedef struct result_file {
   int n_points;
   int n_metrics;
   metric_summary *metrics;
+  int n_diffs; /* /diff/<metric> groups */
+  metric_summary *diffs;
+  int n_keys; /* /sweep/<key> datasets */
+  sweep_column *keys;
+  int baseline;
+  uint8_t *frontier; /* [P] or NULL */
 } result_file;
 
 /* ---- reading ----------------------------------------------------------- */
@@ -191,28 +207,152 @@ static void read_metric(hid_t summary, const char *name, int *n_points,
   H5Gclose(g);
 }
 
-static void read_summaries(hid_t file, result_file *r) {
-  r->n_points = -1;
-  if (H5Lexists(file, "summary", H5P_DEFAULT) <= 0)
+/* /<top>/<metric>/<stat> datasets of length P. */
+static void read_metric_groups(hid_t file, const char *top, int *n_points,
+                               metric_summary **metrics, int *n_metrics) {
+  if (H5Lexists(file, top, H5P_DEFAULT) <= 0)
     return;
-  hid_t summary = H5Gopen2(file, "summary", H5P_DEFAULT);
+  hid_t summary = H5Gopen2(file, top, H5P_DEFAULT);
   if (summary < 0)
     return;
   H5_index_t index = link_index(summary);
   hsize_t n = link_count(summary);
-  r->metrics = calloc(n ? n : 1, sizeof *r->metrics);
-  for (hsize_t i = 0; r->metrics && i < n; i++) {
+  *metrics = calloc(n ? n : 1, sizeof **metrics);
+  for (hsize_t i = 0; *metrics && i < n; i++) {
     char *name = link_name(summary, index, i);
     if (name)
-      read_metric(summary, name, &r->n_points, &r->metrics[r->n_metrics++]);
+      read_metric(summary, name, n_points, &(*metrics)[(*n_metrics)++]);
     free(name);
   }
   H5Gclose(summary);
 }
 
-static void result_free(result_file *r) {
-  for (int i = 0; i < r->n_metrics; i++) {
-    metric_summary *m = &r->metrics[i];
+static void read_summaries(hid_t file, result_file *r) {
+  r->n_points = -1;
+  read_metric_groups(file, "summary", &r->n_points, &r->metrics, &r->n_metrics);
+  read_metric_groups(file, "diff", &r->n_points, &r->diffs, &r->n_diffs);
+}
+
+/* Length of a 1-D dataset, or -1. */
+static hssize_t dataset_length(hid_t d) {
+  hid_t space = H5Dget_space(d);
+  hssize_t n = -1;
+  if (space >= 0 && H5Sget_simple_extent_ndims(space) == 1)
+    n = H5Sget_simple_extent_npoints(space);
+  if (space >= 0)
+    H5Sclose(space);
+  return n;
+}
+
+static bool read_sweep_text(hid_t d, sweep_column *c, size_t n) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  char **vlen = calloc(n, sizeof *vlen);
+  bool ok = t >= 0 && vlen && H5Tset_size(t, H5T_VARIABLE) >= 0 &&
+            H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, vlen) >= 0;
+  for (size_t p = 0; ok && p < n; p++) {
+    c->text[p] = strdup(vlen[p] ? vlen[p] : "");
+    c->number[p] = (double)NAN;
+  }
+  if (ok) {
+    hid_t space = H5Dget_space(d);
+    H5Dvlen_reclaim(t, space, H5P_DEFAULT, vlen);
+    H5Sclose(space);
+  }
+  free(vlen);
+  if (t >= 0)
+    H5Tclose(t);
+  return ok;
+}
+
+/* Shortest text that reads back as the same double. */
+static void shortest(double x, char *buf, size_t len) {
+  for (int digits = 6; digits <= 17; digits++) {
+    snprintf(buf, len, "%.*g", digits, x);
+    if (strtod(buf, NULL) == x)
+      return;
+  }
+}
+
+static bool read_sweep_numbers(hid_t d, sweep_column *c, size_t n) {
+  if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->number) <
+      0)
+    return false;
+  for (size_t p = 0; p < n; p++) {
+    char buf[32];
+    shortest(c->number[p], buf, sizeof buf);
+    c->text[p] = strdup(buf);
+  }
+  return true;
+}
+
+static void read_sweep_key(hid_t g, const char *key, result_file *r) {
+  hid_t d = H5Dopen2(g, key, H5P_DEFAULT);
+  if (d < 0)
+    return;
+  hssize_t n = dataset_length(d);
+  hid_t type = H5Dget_type(d);
+  sweep_column *c = &r->keys[r->n_keys];
+  if (n > 0 && (r->n_points < 0 || n == r->n_points) && type >= 0) {
+    r->n_points = (int)n;
+    c->number = calloc((size_t)n, sizeof *c->number);
+    c->text = calloc((size_t)n, sizeof *c->text);
+    c->key = strdup(key);
+    c->numeric = H5Tget_class(type) != H5T_STRING;
+    bool ok = c->number && c->text && c->key &&
+              (c->numeric ? read_sweep_numbers(d, c, (size_t)n)
+                          : read_sweep_text(d, c, (size_t)n));
+    r->n_keys++;
+    if (!ok)
+      c->numeric = false;
+  }
+  if (type >= 0)
+    H5Tclose(type);
+  H5Dclose(d);
+}
+
+static void read_sweep(hid_t file, result_file *r) {
+  if (H5Lexists(file, "sweep", H5P_DEFAULT) <= 0)
+    return;
+  hid_t g = H5Gopen2(file, "sweep", H5P_DEFAULT);
+  if (g < 0)
+    return;
+  int32_t baseline = 0;
+  if (read_attr(g, "baseline", H5T_NATIVE_INT32, &baseline))
+    r->baseline = baseline;
+  H5_index_t index = link_index(g);
+  hsize_t n = link_count(g);
+  r->keys = calloc(n ? n : 1, sizeof *r->keys);
+  for (hsize_t i = 0; r->keys && i < n; i++) {
+    char *key = link_name(g, index, i);
+    if (key)
+      read_sweep_key(g, key, r);
+    free(key);
+  }
+  H5Gclose(g);
+}
+
+static void read_frontier(hid_t file, result_file *r) {
+  if (H5Lexists(file, "frontier", H5P_DEFAULT) <= 0)
+    return;
+  hid_t d = H5Dopen2(file, "frontier", H5P_DEFAULT);
+  if (d < 0)
+    return;
+  hssize_t n = dataset_length(d);
+  if (n > 0 && (r->n_points < 0 || n == r->n_points)) {
+    r->n_points = (int)n;
+    r->frontier = malloc((size_t)n);
+    if (r->frontier && H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL,
+                               H5P_DEFAULT, r->frontier) < 0) {
+      free(r->frontier);
+      r->frontier = NULL;
+    }
+  }
+  H5Dclose(d);
+}
+
+static void metrics_free(metric_summary *metrics, int n) {
+  for (int i = 0; i < n; i++) {
+    metric_summary *m = &metrics[i];
     for (int s = 0; s < m->n_stats; s++) {
       free(m->stats[s].name);
       free(m->stats[s].real);
@@ -221,7 +361,21 @@ static void result_free(result_file *r) {
     free(m->stats);
     free(m->name);
   }
-  free(r->metrics);
+  free(metrics);
+}
+
+static void result_free(result_file *r) {
+  metrics_free(r->metrics, r->n_metrics);
+  metrics_free(r->diffs, r->n_diffs);
+  for (int k = 0; k < r->n_keys; k++) {
+    for (int p = 0; r->keys[k].text && p < r->n_points; p++)
+      free(r->keys[k].text[p]);
+    free(r->keys[k].text);
+    free(r->keys[k].number);
+    free(r->keys[k].key);
+  }
+  free(r->keys);
+  free(r->frontier);
   free(r->version);
   free(r->created);
 }
@@ -252,6 +406,8 @@ static sch_status load(const char *path, result_file *r, sch_error *err) {
   }
   read_run_info(file, r);
   read_summaries(file, r);
+  read_sweep(file, r);
+  read_frontier(file, r);
   H5Fclose(file);
   H5Eclear2(H5E_DEFAULT);
   if (r->n_points < 0)
@@ -336,11 +492,11 @@ static void json_header(FILE *out, const result_file *r) {
   fprintf(out, ",\n  \"points\": %d", r->n_points);
 }
 
-static void print_json(FILE *out, const result_file *r) {
-  json_header(out, r);
-  fputs(",\n  \"metrics\": {", out);
-  for (int i = 0; i < r->n_metrics; i++) {
-    const metric_summary *m = &r->metrics[i];
+static void json_metrics(FILE *out, const metric_summary *metrics, int n,
+                         int n_points) {
+  fputc('{', out);
+  for (int i = 0; i < n; i++) {
+    const metric_summary *m = &metrics[i];
     fputs(i ? ",\n    " : "\n    ", out);
     json_string(out, m->name);
     fputs(": {", out);
@@ -348,11 +504,58 @@ static void print_json(FILE *out, const result_file *r) {
       fputs(s ? ",\n      " : "\n      ", out);
       json_string(out, m->stats[s].name);
       fputs(": ", out);
-      json_column(out, &m->stats[s], r->n_points);
+      json_column(out, &m->stats[s], n_points);
     }
     fputs(m->n_stats ? "\n    }" : "}", out);
   }
-  fputs(r->n_metrics ? "\n  }\n}\n" : "}\n}\n", out);
+  fputs(n ? "\n  }" : "}", out);
+}
+
+static void json_sweep(FILE *out, const result_file *r) {
+  fprintf(out, ",\n  \"sweep\": {\"baseline\": %d, \"keys\": [", r->baseline);
+  for (int k = 0; k < r->n_keys; k++) {
+    fputs(k ? ", " : "", out);
+    json_string(out, r->keys[k].key);
+  }
+  fputs("], \"values\": {", out);
+  for (int k = 0; k < r->n_keys; k++) {
+    const sweep_column *c = &r->keys[k];
+    fputs(k ? ",\n    " : "\n    ", out);
+    json_string(out, c->key);
+    fputs(": [", out);
+    for (int p = 0; p < r->n_points; p++) {
+      fputs(p ? ", " : "", out);
+      char buf[32];
+      if (c->numeric && isfinite(c->number[p])) {
+        shortest(c->number[p], buf, sizeof buf);
+        fputs(buf, out);
+      } else if (c->numeric) {
+        fputs("null", out);
+      } else
+        json_string(out, c->text[p] ? c->text[p] : "");
+    }
+    fputc(']', out);
+  }
+  fputs(r->n_keys ? "\n  }}" : "}}", out);
+}
+
+static void print_json(FILE *out, const result_file *r) {
+  json_header(out, r);
+  if (r->n_keys)
+    json_sweep(out, r);
+  fputs(",\n  \"metrics\": ", out);
+  json_metrics(out, r->metrics, r->n_metrics, r->n_points);
+  if (r->n_diffs) {
+    fputs(",\n  \"diff\": ", out);
+    json_metrics(out, r->diffs, r->n_diffs, r->n_points);
+  }
+  if (r->frontier) {
+    fputs(",\n  \"frontier\": [", out);
+    for (int p = 0; p < r->n_points; p++)
+      fprintf(out, "%s%d", p ? ", " : "", r->frontier[p]);
+    fputc(']', out);
+  }
+  fputs("\n}\n", out);
 }
 
 /* ---- table ------------------------------------------------------------- */
@@ -405,71 +608,178 @@ static bool level_of(const char *stat, const char **digits) {
   return true;
 }
 
-#define MAX_COLUMNS (4 + 2 * 32 + 2)
-#define CELL 96
+#define MAX_LEVELS 32
+#define CELL 160
 
-typedef struct table {
+/* What one report prints: which metrics, which columns, which format. */
+typedef struct layout {
+  const result_file *r;
+  const metric_summary *metrics; /* /summary, or /diff with --diff */
+  int n_metrics;
+  bool machine; /* CSV: one figure per column, round-trip numbers */
+  bool diff;
+  bool show_point;
+  const char *levels[MAX_LEVELS];
+  int n_levels;
   int n_cols;
-  int n_rows; /* including the header row */
-  char (*cells)[MAX_COLUMNS][CELL];
-} table;
+} layout;
 
-static void collect_levels(const result_file *r, const char **levels,
-                           int *n_levels) {
-  *n_levels = 0;
-  for (int i = 0; i < r->n_metrics; i++) {
-    for (int s = 0; s < r->metrics[i].n_stats; s++) {
+typedef char cell[CELL];
+
+static void collect_levels(layout *L) {
+  L->n_levels = 0;
+  for (int i = 0; i < L->n_metrics; i++) {
+    for (int s = 0; s < L->metrics[i].n_stats; s++) {
       const char *d;
-      if (!level_of(r->metrics[i].stats[s].name, &d))
+      if (!level_of(L->metrics[i].stats[s].name, &d))
         continue;
       bool seen = false;
-      for (int l = 0; l < *n_levels; l++)
-        seen = seen || !strcmp(levels[l], d);
-      if (!seen && *n_levels < 32)
-        levels[(*n_levels)++] = d;
+      for (int l = 0; l < L->n_levels; l++)
+        seen = seen || !strcmp(L->levels[l], d);
+      if (!seen && L->n_levels < MAX_LEVELS)
+        L->levels[L->n_levels++] = d;
     }
   }
 }
 
-static void header_row(table *t, bool show_point, const char **levels,
-                       int n_levels) {
-  char(*row)[CELL] = t->cells[0];
-  int c = 0;
-  snprintf(row[c++], CELL, "metric");
-  if (show_point)
-    snprintf(row[c++], CELL, "point");
-  snprintf(row[c++], CELL, "mean \u00b1 stderr");
-  snprintf(row[c++], CELL, "std");
-  snprintf(row[c++], CELL, "P(>0)");
-  for (int l = 0; l < n_levels; l++) {
-    snprintf(row[c++], CELL, "VaR %s", levels[l]);
-    snprintf(row[c++], CELL, "ES %s", levels[l]);
-  }
-  snprintf(row[c++], CELL, "max");
-  t->n_cols = c;
+/* A figure: four significant digits (money with separators) in the table,
+ * every digit in CSV. */
+static void figure(const layout *L, double x, char *buf, size_t len) {
+  if (L->machine && isfinite(x))
+    shortest(x, buf, len);
+  else if (L->machine)
+    snprintf(buf, len, isnan(x) ? "nan" : (x > 0 ? "inf" : "-inf"));
+  else
+    format_number(x, buf, len);
 }
 
-static void metric_row(char (*row)[CELL], const metric_summary *m, int p,
-                       bool show_point, const char **levels, int n_levels) {
-  char a[32], b[32];
+static const char *const diff_label = "\u0394";
+
+static int header_head(const layout *L, cell *row) {
+  int c = 0;
+  snprintf(row[c++], CELL, "metric");
+  if (L->show_point)
+    snprintf(row[c++], CELL, "point");
+  for (int k = 0; k < L->r->n_keys; k++)
+    snprintf(row[c++], CELL, "%s", L->r->keys[k].key);
+  return c;
+}
+
+static int header_stats(const layout *L, cell *row, int c) {
+  const char *d = L->diff ? diff_label : "";
+  if (L->machine) {
+    snprintf(row[c++], CELL, "mean");
+    snprintf(row[c++], CELL, "stderr");
+  } else {
+    snprintf(row[c++], CELL, "%smean \u00b1 stderr", d);
+  }
+  if (!L->diff) {
+    snprintf(row[c++], CELL, "std");
+    snprintf(row[c++], CELL, L->machine ? "p_positive" : "P(>0)");
+  }
+  for (int l = 0; l < L->n_levels; l++) {
+    const char *lv = L->levels[l];
+    if (L->machine && L->diff) {
+      static const char *const f[] = {"var_", "var_", "var_",
+                                      "es_",  "es_",  "es_"};
+      static const char *const end[] = {"", "_lo", "_hi", "", "_lo", "_hi"};
+      for (int i = 0; i < 6; i++)
+        snprintf(row[c++], CELL, "%s%s%s", f[i], lv, end[i]);
+    } else if (L->machine) {
+      snprintf(row[c++], CELL, "var_%s", lv);
+      snprintf(row[c++], CELL, "es_%s", lv);
+    } else {
+      const char *ci = L->diff ? " [95% CI]" : "";
+      snprintf(row[c++], CELL, "%sVaR %s%s", d, lv, ci);
+      snprintf(row[c++], CELL, "%sES %s%s", d, lv, ci);
+    }
+  }
+  if (!L->diff)
+    snprintf(row[c++], CELL, "max");
+  if (L->r->frontier)
+    snprintf(row[c++], CELL, "frontier");
+  return c;
+}
+
+static int fill_header(const layout *L, cell *row) {
+  return header_stats(L, row, header_head(L, row));
+}
+
+static int row_head(const layout *L, const metric_summary *m, int p,
+                    cell *row) {
   int c = 0;
   snprintf(row[c++], CELL, "%s", m->name);
-  if (show_point)
-    snprintf(row[c++], CELL, "%d", p);
-  format_number(stat_value(m, "mean", p), a, sizeof a);
-  format_number(stat_value(m, "stderr", p), b, sizeof b);
-  snprintf(row[c++], CELL, "%s \u00b1 %s", a, b);
-  format_number(stat_value(m, "std", p), row[c++], CELL);
-  double pp = stat_value(m, "p_positive", p);
-  snprintf(row[c++], CELL, isnan(pp) ? "nan" : "%.4g%%", pp * 100.0);
-  for (int l = 0; l < n_levels; l++) {
-    char name[48];
-    snprintf(name, sizeof name, "var_%s", levels[l]);
-    format_number(stat_value(m, name, p), row[c++], CELL);
-    snprintf(name, sizeof name, "es_%s", levels[l]);
-    format_number(stat_value(m, name, p), row[c++], CELL);
+  if (L->show_point)
+    snprintf(row[c++], CELL, "%d%s", p,
+             !L->machine && L->r->n_keys && p == L->r->baseline ? " (base)"
+                                                                : "");
+  for (int k = 0; k < L->r->n_keys; k++) {
+    const char *t = L->r->keys[k].text ? L->r->keys[k].text[p] : NULL;
+    snprintf(row[c++], CELL, "%s", t ? t : "");
   }
-  format_number(stat_value(m, "max", p), row[c++], CELL);
+  return c;
+}
+
+/* "x [lo, hi]" in the table; three columns in CSV. */
+static int with_interval(const layout *L, const metric_summary *m, int p,
+                         const char *stat, cell *row, int c) {
+  char name[48], lo[64], hi[64], a[40], b[40], x[40];
+  snprintf(name, sizeof name, "%s", stat);
+  snprintf(lo, sizeof lo, "%s_lo", stat);
+  snprintf(hi, sizeof hi, "%s_hi", stat);
+  figure(L, stat_value(m, name, p), x, sizeof x);
+  figure(L, stat_value(m, lo, p), a, sizeof a);
+  figure(L, stat_value(m, hi, p), b, sizeof b);
+  if (L->machine) {
+    snprintf(row[c++], CELL, "%s", x);
+    snprintf(row[c++], CELL, "%s", a);
+    snprintf(row[c++], CELL, "%s", b);
+  } else {
+    snprintf(row[c++], CELL, "%s [%s, %s]", x, a, b);
+  }
+  return c;
+}
+
+static int row_stats(const layout *L, const metric_summary *m, int p, cell *row,
+                     int c) {
+  char a[40], b[40], name[48];
+  figure(L, stat_value(m, "mean", p), a, sizeof a);
+  figure(L, stat_value(m, "stderr", p), b, sizeof b);
+  if (L->machine) {
+    snprintf(row[c++], CELL, "%s", a);
+    snprintf(row[c++], CELL, "%s", b);
+  } else {
+    snprintf(row[c++], CELL, "%s \u00b1 %s", a, b);
+  }
+  if (!L->diff) {
+    figure(L, stat_value(m, "std", p), row[c++], CELL);
+    double pp = stat_value(m, "p_positive", p);
+    if (L->machine)
+      figure(L, pp, row[c++], CELL);
+    else
+      snprintf(row[c++], CELL, isnan(pp) ? "nan" : "%.4g%%", pp * 100.0);
+  }
+  for (int l = 0; l < L->n_levels; l++) {
+    for (int i = 0; i < 2; i++) {
+      snprintf(name, sizeof name, i == 0 ? "var_%s" : "es_%s", L->levels[l]);
+      if (L->diff)
+        c = with_interval(L, m, p, name, row, c);
+      else
+        figure(L, stat_value(m, name, p), row[c++], CELL);
+    }
+  }
+  if (!L->diff)
+    figure(L, stat_value(m, "max", p), row[c++], CELL);
+  if (L->r->frontier)
+    snprintf(row[c++], CELL, "%s",
+             L->r->frontier[p] ? (L->machine ? "1" : "*")
+                               : (L->machine ? "0" : ""));
+  return c;
+}
+
+static int fill_row(const layout *L, const metric_summary *m, int p,
+                    cell *row) {
+  return row_stats(L, m, p, row, row_head(L, m, p, row));
 }
 
 /* Display width: UTF-8 continuation bytes take no column. */
@@ -489,22 +799,64 @@ static void print_cell(FILE *out, const char *s, int width, bool left) {
     fprintf(out, "%*s", pad > 0 ? pad : 0, "");
 }
 
-static void print_rows(FILE *out, const table *t) {
-  int width[MAX_COLUMNS] = {0};
-  for (int r = 0; r < t->n_rows; r++)
-    for (int c = 0; c < t->n_cols; c++) {
-      int w = display_width(t->cells[r][c]);
-      width[c] = w > width[c] ? w : width[c];
-    }
-  for (int r = 0; r < t->n_rows; r++) {
-    for (int c = 0; c < t->n_cols; c++) {
-      if (c)
-        fputs("  ", out);
-      /* metric names left, numbers right */
-      print_cell(out, t->cells[r][c], width[c], c == 0);
-    }
-    fputc('\n', out);
+static void widen(int *width, const cell *row, int n) {
+  for (int c = 0; c < n; c++) {
+    int w = display_width(row[c]);
+    width[c] = w > width[c] ? w : width[c];
   }
+}
+
+static void print_row(FILE *out, const cell *row, const int *width, int n) {
+  for (int c = 0; c < n; c++) {
+    if (c)
+      fputs("  ", out);
+    /* metric names left, numbers right */
+    print_cell(out, row[c], width[c], c == 0);
+  }
+  fputc('\n', out);
+}
+
+static void csv_field(FILE *out, const char *s) {
+  if (!strpbrk(s, ",\"\n\r")) {
+    fputs(s, out);
+    return;
+  }
+  fputc('"', out);
+  for (; *s; s++) {
+    if (*s == '"')
+      fputc('"', out);
+    fputc(*s, out);
+  }
+  fputc('"', out);
+}
+
+static void print_csv_row(FILE *out, const cell *row, int n) {
+  for (int c = 0; c < n; c++) {
+    if (c)
+      fputc(',', out);
+    csv_field(out, row[c]);
+  }
+  fputc('\n', out);
+}
+
+/* One formatted row: measured (widths), or printed as table or CSV. */
+static void emit(const layout *L, const cell *row, int n, int *width,
+                 bool measure, FILE *out) {
+  if (measure)
+    widen(width, row, n);
+  else if (L->machine)
+    print_csv_row(out, row, n);
+  else
+    print_row(out, row, width, n);
+}
+
+/* The header, then per metric, per point. */
+static void each_row(const layout *L, cell *row, int *width, bool measure,
+                     FILE *out) {
+  emit(L, row, fill_header(L, row), width, measure, out);
+  for (int i = 0; i < L->n_metrics; i++)
+    for (int p = 0; p < L->r->n_points; p++)
+      emit(L, row, fill_row(L, &L->metrics[i], p, row), width, measure, out);
 }
 
 /* "1440 x 60 s (24 h)": the grid and the horizon in a readable unit. */
@@ -541,44 +893,70 @@ static void print_header(FILE *out, const char *path, const result_file *r) {
   fputs("\n\n", out);
 }
 
-static sch_status print_table(FILE *out, const char *path, const result_file *r,
-                              sch_error *err) {
-  print_header(out, path, r);
-  if (r->n_metrics == 0) {
-    fputs("(no metrics in /summary)\n", out);
-    return SCH_OK;
-  }
-  const char *levels[32];
-  int n_levels;
-  collect_levels(r, levels, &n_levels);
-  bool show_point = r->n_points > 1;
-  table t = {0, 1 + r->n_metrics * r->n_points, NULL};
-  t.cells = calloc((size_t)t.n_rows, sizeof *t.cells);
-  if (!t.cells)
+static sch_status print_rows(FILE *out, const layout *L, sch_error *err) {
+  int max_cols = 8 + L->r->n_keys + 6 * L->n_levels + 4;
+  cell *row = calloc((size_t)max_cols, sizeof *row);
+  int *width = calloc((size_t)max_cols, sizeof *width);
+  if (!row || !width) {
+    free(row);
+    free(width);
     return sch_fail(err, SCH_ERR_RUNTIME, "out of memory for the report");
-  header_row(&t, show_point, levels, n_levels);
-  int row = 1;
-  for (int i = 0; i < r->n_metrics; i++)
-    for (int p = 0; p < r->n_points; p++)
-      metric_row(t.cells[row++], &r->metrics[i], p, show_point, levels,
-                 n_levels);
-  print_rows(out, &t);
-  free(t.cells);
+  }
+  if (!L->machine)
+    each_row(L, row, width, true, out);
+  each_row(L, row, width, false, out);
+  free(row);
+  free(width);
   return SCH_OK;
 }
 
-sch_status sch_report(const char *path, bool json, FILE *out, sch_error *err) {
+static sch_status print_report(FILE *out, const char *path,
+                               const result_file *r,
+                               const sch_report_options *opt, sch_error *err) {
+  layout L = {.r = r, .machine = opt->csv, .diff = opt->diff};
+  L.metrics = opt->diff ? r->diffs : r->metrics;
+  L.n_metrics = opt->diff ? r->n_diffs : r->n_metrics;
+  L.show_point = opt->csv || r->n_points > 1 || r->n_keys > 0;
+  if (opt->diff && r->n_diffs == 0)
+    return sch_fail(err, SCH_ERR_INPUT,
+                    "%s has no paired differences (/diff is written for "
+                    "sweeps of more than one point)",
+                    path);
+  collect_levels(&L);
+  if (!opt->csv) {
+    print_header(out, path, r);
+    if (r->n_keys)
+      fprintf(out, "%d sweep point%s, baseline point %d%s\n\n", r->n_points,
+              r->n_points == 1 ? "" : "s", r->baseline,
+              r->frontier ? "; * = on the frontier (not dominated on tail "
+                            "shortfall and bonus paid)"
+                          : "");
+    if (L.n_metrics == 0) {
+      fputs("(no metrics in /summary)\n", out);
+      return SCH_OK;
+    }
+  }
+  return print_rows(out, &L, err);
+}
+
+sch_status sch_report_print(const char *path, const sch_report_options *opt,
+                            FILE *out, sch_error *err) {
   result_file r;
   memset(&r, 0, sizeof r);
   sch_status st = load(path, &r, err);
   if (st == SCH_OK) {
-    if (json)
+    if (opt->json)
       print_json(out, &r);
     else
-      st = print_table(out, path, &r, err);
+      st = print_report(out, path, &r, opt, err);
   }
   result_free(&r);
   if (st == SCH_OK && ferror(out))
     st = sch_fail(err, SCH_ERR_RUNTIME, "cannot write the report");
   return st;
+}
+
+sch_status sch_report(const char *path, bool json, FILE *out, sch_error *err) {
+  sch_report_options opt = {.json = json};
+  return sch_report_print(path, &opt, out, err);
 }

@@ -132,6 +132,35 @@ sch_status sch_h5_write_samples(sch_h5_writer *w, int k, int64_t n_times,
                                 const double *shortfall, sch_error *err);
 
 /**
+ * Write /sweep/<key> [P] for every swept key: float64 when every value of
+ * the key is a number, else variable-length UTF-8 strings (the value text).
+ * /sweep carries the attribute `baseline` (int32). Nothing is written
+ * without swept keys.
+ * @param w     writer
+ * @param sweep the sweep (sch_config_load_sweep())
+ * @param err   message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_h5_write_sweep(sch_h5_writer *w, const sch_sweep *sweep,
+                              sch_error *err);
+
+/**
+ * Write /frontier [P] uint8: 1 for points on the trade-off frontier
+ * (sch_frontier()), with the attributes `tail` and `cost` naming the two
+ * figures (e.g. "uncovered_shortfall/es_99", "bonus_paid/mean").
+ * @param w        writer
+ * @param n_points P
+ * @param mask     [P] 0 or 1
+ * @param tail     name of the tail figure
+ * @param cost     name of the cost figure
+ * @param err      message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_h5_write_frontier(sch_h5_writer *w, int n_points,
+                                 const uint8_t *mask, const char *tail,
+                                 const char *cost, sch_error *err);
+
+/**
  * Close the temporary file and rename it to the final name.
  * The writer is freed and *w set to NULL whatever the outcome.
  * @param w   writer
@@ -145,6 +174,27 @@ sch_status sch_h5_commit(sch_h5_writer **w, sch_error *err);
  * @param w writer (may point to NULL)
  */
 void sch_h5_abort(sch_h5_writer **w);
+
+/** How `schelling report` prints a result file. */
+typedef struct sch_report_options {
+  bool json; /**< one JSON object */
+  bool csv;  /**< CSV with the table's columns, machine-readable numbers */
+  bool diff; /**< the paired differences against the baseline (/diff) */
+} sch_report_options;
+
+/**
+ * Print a result file: one row per metric and sweep point, the swept values
+ * as leading columns and the frontier marker when /frontier exists; as an
+ * aligned table, CSV or JSON.
+ * @param path result file
+ * @param opt  format
+ * @param out  stream
+ * @param err  message on failure
+ * @return SCH_OK, SCH_ERR_INPUT (missing / not a schelling file, or --diff
+ *         on a file without /diff)
+ */
+sch_status sch_report_print(const char *path, const sch_report_options *opt,
+                            FILE *out, sch_error *err);
 
 /**
  * Print the summary of a result file: an aligned table, or JSON.
