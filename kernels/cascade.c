@@ -22,6 +22,7 @@ typedef struct pending_obs {
 typedef struct candidate {
   double health;
   int32_t account;
+  bool dormant; /* unprofitable until some oracle observes again */
 } candidate;
 
 struct sch_cascade_ws {
@@ -31,7 +32,9 @@ struct sch_cascade_ws {
   int32_t *touched_account;
   double *touched_collateral; /* [slot * n_assets + asset] */
   double *touched_debt;
+  double *touched_health0; /* HF at S(0) prices of the current amounts */
   int64_t n_touched;
+  double *group_bound; /* per collection: max_D r / min_C r of each group */
   uint8_t *skipped;
   int32_t *skipped_list;
   int64_t n_skipped;
@@ -39,9 +42,24 @@ struct sch_cascade_ws {
   int64_t n_cand;
   pending_obs *pending; /* per asset ring of pending_cap */
   int64_t pending_cap;
-  int64_t *gas_deque;
   double *log_gas_price_hist; /* log M_gas at the start of each step */
+  /* derived once per run */
+  int n_risky_assets;
+  int risky[SCH_K_MAX_ASSETS];          /* asset index of each risky asset */
+  int64_t heartbeat_steps[SCH_K_MAX_ASSETS]; /* first m: m dt >= hb */
 };
+
+/* The heartbeat rule (k - k_last) dt >= hb as a whole number of steps. */
+static int64_t heartbeat_in_steps(double heartbeat_s, double dt_s) {
+  int64_t m = (int64_t)(heartbeat_s / dt_s);
+  if (m < 1)
+    m = 1;
+  while (m > 1 && (double)(m - 1) * dt_s >= heartbeat_s)
+    m--;
+  while ((double)m * dt_s < heartbeat_s)
+    m++;
+  return m;
+}
 
 sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
   sch_cascade_ws *ws = calloc(1, sizeof *ws);
@@ -60,15 +78,24 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
   ws->touched_account = malloc(acc * sizeof(int32_t));
   ws->touched_collateral = malloc(acc * (size_t)nas * sizeof(double));
   ws->touched_debt = malloc(acc * (size_t)nas * sizeof(double));
+  ws->touched_health0 = malloc(acc * sizeof(double));
+  ws->group_bound = malloc((size_t)(mm->n_groups + 1) * sizeof(double));
   ws->skipped = calloc(acc, 1);
   ws->skipped_list = malloc(acc * sizeof(int32_t));
   ws->cand = malloc(acc * sizeof(candidate));
   ws->pending = malloc((size_t)(ws->pending_cap * nas) * sizeof(pending_obs));
-  ws->gas_deque = malloc((size_t)(mm->n_steps + 1) * sizeof(int64_t));
   ws->log_gas_price_hist = malloc((size_t)(mm->n_steps + 1) * sizeof(double));
-  if (!ws->slot_of_account || !ws->touched_account ||
+  for (int i = 0; i < mm->n_assets; i++) {
+    if (mm->stable[i])
+      continue;
+    ws->risky[ws->n_risky_assets++] = i;
+    ws->heartbeat_steps[i] =
+        heartbeat_in_steps(mm->oracle_heartbeat_s[i], mm->dt_s);
+  }
+  if (!ws->slot_of_account || !ws->touched_account || !ws->touched_health0 ||
+      !ws->group_bound ||
       !ws->touched_collateral || !ws->touched_debt || !ws->skipped ||
-      !ws->skipped_list || !ws->cand || !ws->pending || !ws->gas_deque ||
+      !ws->skipped_list || !ws->cand || !ws->pending ||
       !ws->log_gas_price_hist) {
     sch_cascade_ws_free(ws);
     return NULL;
@@ -85,11 +112,12 @@ void sch_cascade_ws_free(sch_cascade_ws *ws) {
   free(ws->touched_account);
   free(ws->touched_collateral);
   free(ws->touched_debt);
+  free(ws->touched_health0);
+  free(ws->group_bound);
   free(ws->skipped);
   free(ws->skipped_list);
   free(ws->cand);
   free(ws->pending);
-  free(ws->gas_deque);
   free(ws->log_gas_price_hist);
   free(ws);
 }
@@ -123,12 +151,12 @@ typedef struct path_state {
   double obs_lo[SCH_K_MAX_ASSETS], obs_hi[SCH_K_MAX_ASSETS]; /* log band */
   int64_t pend_head[SCH_K_MAX_ASSETS], pend_count[SCH_K_MAX_ASSETS];
   /* gas */
-  int64_t gas_front, gas_back;
   double gas_usd; /* this step's gas cost of a liquidation, < 0: not yet */
   /* liquidation capacity of the step */
   int64_t liquidations_in_step;
   double capital_left;
   bool candidates_valid;
+  int64_t n_dormant; /* candidates known unprofitable until an observation */
   double *metrics;
 } path_state;
 
@@ -164,6 +192,31 @@ static int32_t touch(path_state *ps, int32_t a) {
   return s;
 }
 
+/* Largest profit any sale of `seized` units of asset i could make while no
+ * oracle observes: M stays inside each oracle's deviation band (else it would
+ * have been observed), a sale can only get less than from a pool re-centred
+ * at the band's top, and gas costs at least g0 at the band's bottom. */
+static double profit_ceiling(const path_state *ps, int i, double seized,
+                             double repaid) {
+  const sch_market_model *mm = ps->mm;
+  int g = mm->gas_asset;
+  double m_gas = mm->stable[g]
+                     ? mm->price0[g]
+                     : ps->last_obs[g] * max_d(0.0, 1.0 - mm->oracle_deviation[g]);
+  double gas_floor = mm->gas_units * mm->gas_price_gwei * 1e-9 * m_gas;
+  double out;
+  if (mm->stable[i]) {
+    out = seized * mm->price0[i];
+  } else {
+    double m_top = ps->last_obs[i] * (1.0 + mm->oracle_deviation[i]);
+    double q_in = seized * (1.0 - mm->venue_fee[i]);
+    out = mm->venue_model[i] == SCH_K_VENUE_CP
+              ? mm->venue_depth[i] * q_in / (mm->venue_depth[i] / m_top + q_in)
+              : q_in * m_top;
+  }
+  return out - repaid - gas_floor;
+}
+
 /* HF = sum_i c_i O_i LT_i / sum_j d_j O_j (DESIGN.md 3.4). */
 static double health(const path_state *ps, const double *c, const double *d) {
   const sch_market_model *mm = ps->mm;
@@ -171,6 +224,18 @@ static double health(const path_state *ps, const double *c, const double *d) {
   for (int i = 0; i < mm->n_assets; i++) {
     num += c[i] * ps->oracle[i] * mm->liquidation_threshold[i];
     den += d[i] * ps->oracle[i];
+  }
+  return den > 0.0 ? num / den : HUGE_VAL;
+}
+
+/* HF at the initial prices: with r = O/S(0), HF(now) >= HF(S(0)) * min_C r /
+ * max_D r for any amounts, which is the bound the groups use. */
+static double health_at_start(const sch_market_model *mm, const double *c,
+                              const double *d) {
+  double num = 0.0, den = 0.0;
+  for (int i = 0; i < mm->n_assets; i++) {
+    num += c[i] * mm->price0[i] * mm->liquidation_threshold[i];
+    den += d[i] * mm->price0[i];
   }
   return den > 0.0 ? num / den : HUGE_VAL;
 }
@@ -232,32 +297,48 @@ static double ratio_bound(const double *ratio, uint32_t num_mask,
   return num / den * (1.0 + BOUND_SLACK);
 }
 
-/* The accounts liquidatable now, worst HF first, ties by row order. */
+/* The accounts liquidatable now, worst HF first, ties by row order. Only
+ * accounts the group bound cannot clear get an exact HF; a touched account
+ * is bounded through its HF at S(0) prices (its signature can only shrink,
+ * which keeps its group's bound valid). */
 static void collect_candidates(path_state *ps) {
   const sch_market_model *mm = ps->mm;
   sch_cascade_ws *ws = ps->ws;
   ws->n_cand = 0;
+  ps->n_dormant = 0;
   for (int g = 0; g < mm->n_groups; g++) {
     const sch_book_group *grp = &mm->groups[g];
     double bound = ratio_bound(ps->oracle_ratio, grp->debt_mask,
                                grp->collateral_mask, mm->n_assets);
+    ws->group_bound[g] = bound;
     for (int64_t idx = 0; idx < grp->n && grp->health0[idx] < bound; idx++) {
       int32_t a = grp->by_health[idx];
       if (ws->slot_of_account[a] >= 0)
         continue; /* touched: checked below with its current amounts */
       double hf = health(ps, collateral_of(ps, a), debt_of(ps, a));
       if (hf < 1.0)
-        ws->cand[ws->n_cand++] = (candidate){hf, a};
+        ws->cand[ws->n_cand++] = (candidate){hf, a, false};
     }
   }
   for (int64_t s = 0; s < ws->n_touched; s++) {
     int32_t a = ws->touched_account[s];
+    if (!(ws->touched_health0[s] < ws->group_bound[mm->group_of_account[a]]))
+      continue;
     double hf = health(ps, collateral_of(ps, a), debt_of(ps, a));
     if (hf < 1.0)
-      ws->cand[ws->n_cand++] = (candidate){hf, a};
+      ws->cand[ws->n_cand++] = (candidate){hf, a, false};
   }
   sort_candidates(ws->cand, ws->n_cand);
   ps->candidates_valid = true;
+}
+
+/* Any observation moves a band the dormancy bound relied on. */
+static void wake_candidates(path_state *ps) {
+  if (ps->n_dormant == 0)
+    return;
+  for (int64_t c = 0; c < ps->ws->n_cand; c++)
+    ps->ws->cand[c].dormant = false;
+  ps->n_dormant = 0;
 }
 
 /* ---- oracle ------------------------------------------------------------ */
@@ -302,8 +383,8 @@ static bool mature_pending(path_state *ps, int i) {
 static bool oracle_check(path_state *ps, int i) {
   const sch_market_model *mm = ps->mm;
   double lm = ps->log_market[i];
-  bool heartbeat = (double)(ps->k - ps->last_obs_step[i]) * mm->dt_s >=
-                   mm->oracle_heartbeat_s[i];
+  bool heartbeat =
+      ps->k - ps->last_obs_step[i] >= ps->ws->heartbeat_steps[i];
   if (!heartbeat && lm > ps->obs_lo[i] && lm < ps->obs_hi[i])
     return false;
   double m = exp(lm);
@@ -312,6 +393,7 @@ static bool oracle_check(path_state *ps, int i) {
   set_observation_band(ps, i, m);
   ps->last_obs_step[i] = ps->k;
   ps->metrics[SCH_METRIC_ORACLE_UPDATES] += 1.0;
+  wake_candidates(ps);
   if (mm->oracle_delay_steps[i] == 0) {
     set_oracle(ps, i, m);
     return true;
@@ -326,19 +408,24 @@ static bool oracle_check(path_state *ps, int i) {
 
 /* ---- gas --------------------------------------------------------------- */
 
-/* Sliding-window maximum of ln M_gas over steps [k - W, k] (monotone deque);
- * steps before 0 repeat step 0 (flat history), which the window already has. */
-static void gas_window_push(path_state *ps) {
-  const sch_market_model *mm = ps->mm;
-  sch_cascade_ws *ws = ps->ws;
-  double v = ps->log_market[mm->gas_asset];
-  ws->log_gas_price_hist[ps->k] = v;
-  while (ps->gas_back > ps->gas_front &&
-         ws->log_gas_price_hist[ws->gas_deque[ps->gas_back - 1]] <= v)
-    ps->gas_back--;
-  ws->gas_deque[ps->gas_back++] = ps->k;
-  while (ws->gas_deque[ps->gas_front] < ps->k - mm->gas_window_steps)
-    ps->gas_front++;
+/* ln M_gas at the start of each step is recorded every step (one store);
+ * the window maximum is taken only when a liquidation needs the gas price. */
+static inline void record_gas_price(path_state *ps) {
+  ps->ws->log_gas_price_hist[ps->k] = ps->log_market[ps->mm->gas_asset];
+}
+
+/* max of ln M_gas over steps [k - W, k]; steps before 0 repeat step 0 (flat
+ * history), which the window already holds. max is exact, so any order of
+ * comparison gives the reference's value. */
+static double gas_window_max(const path_state *ps) {
+  const double *h = ps->ws->log_gas_price_hist;
+  int64_t from = ps->k - ps->mm->gas_window_steps;
+  if (from < 0)
+    from = 0;
+  double best = h[ps->k];
+  for (int64_t j = from; j < ps->k; j++)
+    best = h[j] > best ? h[j] : best;
+  return best;
 }
 
 /* gas = gas_units * min(g_max, g0 exp(beta DD)) * 1e-9 * M_gas, USD, with
@@ -349,7 +436,7 @@ static double gas_cost_usd(path_state *ps) {
   const sch_market_model *mm = ps->mm;
   sch_cascade_ws *ws = ps->ws;
   double now = ws->log_gas_price_hist[ps->k];
-  double drawdown = ws->log_gas_price_hist[ws->gas_deque[ps->gas_front]] - now;
+  double drawdown = gas_window_max(ps) - now;
   double gwei = min_d(mm->gas_price_max_gwei,
                      mm->gas_price_gwei * exp(mm->gas_beta * drawdown));
   ps->gas_usd = mm->gas_units * gwei * 1e-9 * exp(now);
@@ -450,7 +537,7 @@ static void write_off_if_empty(path_state *ps, double *c, double *d) {
 }
 
 /* One liquidation attempt (DESIGN.md 3.5); true if it happened. */
-static bool try_liquidate(path_state *ps, const candidate *cand) {
+static bool try_liquidate(path_state *ps, candidate *cand) {
   const sch_market_model *mm = ps->mm;
   const int n = mm->n_assets;
   int32_t a = cand->account;
@@ -476,6 +563,13 @@ static bool try_liquidate(path_state *ps, const candidate *cand) {
   double profit = out - repaid - gas;
   if (!(profit > mm->min_profit)) {
     mark_skipped(ps, a);
+    /* With flash loans R does not depend on capital, so while O and the
+     * account are unchanged the same sale is offered every step. */
+    if (mm->flash_loans &&
+        !(profit_ceiling(ps, i, seized, repaid) > mm->min_profit)) {
+      cand->dormant = true;
+      ps->n_dormant++;
+    }
     return false;
   }
   double slippage = venue_sell(ps, i, seized, out);
@@ -484,6 +578,7 @@ static bool try_liquidate(path_state *ps, const candidate *cand) {
   double *dw = ps->ws->touched_debt + (int64_t)s * n;
   cw[i] = seize_all ? 0.0 : max_d(0.0, cw[i] - seized);
   dw[j] = repay_all ? 0.0 : max_d(0.0, dw[j] - repaid / ps->oracle[j]);
+  ps->ws->touched_health0[s] = health_at_start(mm, cw, dw);
   double *mt = ps->metrics;
   mt[SCH_METRIC_LIQUIDATIONS] += 1.0;
   mt[SCH_METRIC_LIQUIDATED_VALUE] += repaid;
@@ -494,8 +589,10 @@ static bool try_liquidate(path_state *ps, const candidate *cand) {
   ps->liquidations_in_step++;
   ps->capital_left -= repaid;
   ps->candidates_valid = false;
-  if (seize_all)
+  if (seize_all) {
     write_off_if_empty(ps, cw, dw);
+    ps->ws->touched_health0[s] = health_at_start(mm, cw, dw);
+  }
   return true;
 }
 
@@ -516,6 +613,8 @@ static int run_round(path_state *ps, bool *room) {
       *room = false;
       break;
     }
+    if (ws->cand[c].dormant)
+      continue; /* would be found unprofitable again; already counted */
     if (try_liquidate(ps, &ws->cand[c]))
       done++;
   }
@@ -538,9 +637,8 @@ static void liquidation_rounds(path_state *ps) {
       break;
     productive++;
     bool changed = false;
-    for (int i = 0; i < mm->n_assets; i++)
-      if (!mm->stable[i])
-        changed |= oracle_check(ps, i);
+    for (int a = 0; a < ps->ws->n_risky_assets; a++)
+      changed |= oracle_check(ps, ps->ws->risky[a]);
     if (!changed || !room)
       break;
   }
@@ -566,8 +664,7 @@ static void init_path(path_state *ps) {
     set_observation_band(ps, i, p0);
   }
   ps->k = 0;
-  ps->gas_front = ps->gas_back = 0;
-  gas_window_push(ps);
+  record_gas_price(ps);
   ps->candidates_valid = false;
   int n_metrics = sch_metric_count(mm->n_assets);
   for (int m = 0; m < n_metrics; m++)
@@ -579,11 +676,9 @@ static void init_path(path_state *ps) {
 static void move_prices(path_state *ps) {
   const sch_market_model *mm = ps->mm;
   const double *xk = ps->x + ps->k * ps->n_risky * ps->x_stride;
-  for (int i = 0; i < mm->n_assets; i++) {
-    int r = mm->slot_of_asset[i];
-    if (r < 0)
-      continue;
-    double x = xk[r * ps->x_stride];
+  for (int a = 0; a < ps->ws->n_risky_assets; a++) {
+    int i = ps->ws->risky[a];
+    double x = xk[mm->slot_of_asset[i] * ps->x_stride];
     ps->log_fund[i] = x;
     if (ps->impact[i] != 0.0) {
       ps->impact[i] *= mm->impact_decay[i];
@@ -596,12 +691,11 @@ static void move_prices(path_state *ps) {
 
 /* Step part 4: matured observations, then the trigger rule. */
 static bool update_oracles(path_state *ps) {
-  const sch_market_model *mm = ps->mm;
   bool changed = false;
-  for (int i = 0; i < mm->n_assets; i++) {
-    if (mm->stable[i])
-      continue;
-    changed |= mature_pending(ps, i);
+  for (int a = 0; a < ps->ws->n_risky_assets; a++) {
+    int i = ps->ws->risky[a];
+    if (ps->pend_count[i] > 0)
+      changed |= mature_pending(ps, i);
     changed |= oracle_check(ps, i);
   }
   return changed;
@@ -690,15 +784,17 @@ void sch_cascade_run(const sch_market_model *mm, int n_risky, const double *x,
     ps.k = k;
     ps.t = (double)k * mm->dt_s;
     move_prices(&ps);
-    gas_window_push(&ps);
+    record_gas_price(&ps);
     ps.gas_usd = -1.0;
     update_oracles(&ps);
     if (mm->liquidators_enabled &&
-        (!ps.candidates_valid || ps.ws->n_cand > 0))
+        (!ps.candidates_valid || ws->n_cand > ps.n_dormant))
       liquidation_rounds(&ps);
-    for (int i = 0; i < mm->n_assets; i++)
+    for (int a = 0; a < ws->n_risky_assets; a++) {
+      int i = ws->risky[a];
       ps.log_min_ratio[i] =
           min_d(ps.log_min_ratio[i], ps.log_market[i] - ps.log_price0[i]);
+    }
     if (record)
       record_prices(&ps, record);
   }

@@ -94,6 +94,7 @@ typedef struct sch_market_model {
   const double *debt;
   int n_groups;
   const sch_book_group *groups;
+  const int32_t *group_of_account; /**< group index, -1 without debt */
 } sch_market_model;
 
 #endif

@@ -196,7 +196,9 @@ static sch_status build_groups(const sch_config *cfg, const sch_loanbook *book,
   sc->account_order = malloc((size_t)(2 * na + 1) * sizeof(int32_t));
   sc->account_values = malloc((size_t)(2 * na + 1) * sizeof(double));
   sc->groups = calloc((size_t)(na + 1), sizeof *sc->groups);
-  if (!hk || !ck || !sc->account_order || !sc->account_values || !sc->groups) {
+  sc->group_of_account = malloc((size_t)(na + 1) * sizeof(int32_t));
+  if (!hk || !ck || !sc->account_order || !sc->account_values || !sc->groups ||
+      !sc->group_of_account) {
     free(hk);
     free(ck);
     return sch_fail(err, SCH_ERR_RUNTIME, "out of memory building the book");
@@ -205,6 +207,8 @@ static sch_status build_groups(const sch_config *cfg, const sch_loanbook *book,
   sorted_keys(cfg, book, false, ck);
   int32_t *order = sc->account_order;
   double *values = sc->account_values;
+  for (int64_t a = 0; a < na; a++)
+    sc->group_of_account[a] = -1;
   int ng = 0;
   for (int64_t start = 0; start < n;) {
     int64_t end = start;
@@ -221,6 +225,7 @@ static sch_status build_groups(const sch_config *cfg, const sch_loanbook *book,
     for (int64_t k = start; k < end; k++) {
       order[k] = hk[k].account;
       values[k] = hk[k].value;
+      sc->group_of_account[hk[k].account] = ng - 1;
       order[n + k] = ck[k].account; /* same signatures, same runs */
       values[n + k] = ck[k].value;
     }
@@ -230,6 +235,7 @@ static sch_status build_groups(const sch_config *cfg, const sch_loanbook *book,
   free(ck);
   sc->market.n_groups = ng;
   sc->market.groups = sc->groups;
+  sc->market.group_of_account = sc->group_of_account;
   return SCH_OK;
 }
 
@@ -255,6 +261,8 @@ void sch_scenario_free(sch_scenario *sc) {
   free(sc->groups);
   free(sc->account_order);
   free(sc->account_values);
+  free(sc->group_of_account);
+  sc->group_of_account = NULL;
   sc->groups = NULL;
   sc->account_order = NULL;
   sc->account_values = NULL;

@@ -16,6 +16,7 @@ typedef struct sch_scenario {
   sch_book_group *groups;
   int32_t *account_order; /* storage of by_health / by_cover */
   double *account_values; /* storage of health0 / cover0 */
+  int32_t *group_of_account;
 } sch_scenario;
 
 /**
