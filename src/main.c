@@ -14,6 +14,7 @@
 #include "schelling/engine.h"
 #include "schelling/loanbook.h"
 #include "schelling/output.h"
+#include "schelling/size.h"
 #include "schelling/sweep.h"
 
 #define MAX_OVERRIDES 256
@@ -406,6 +407,192 @@ static int cmd_report(int argc, char **argv) {
   return st == SCH_OK ? 0 : fail(st, &err);
 }
 
+/* ---- schelling size ---------------------------------------------------- */
+
+typedef struct size_args {
+  const char *param, *range, *target, *tolerance, *max_evals;
+  bool largest;
+} size_args;
+
+/* Take the size options out of argv; the rest are run options. */
+static int take_size_options(int argc, char **argv, size_args *sa, char **rest,
+                             int *n_rest) {
+  struct {
+    const char *flag;
+    const char **slot;
+  } const valued[] = {{"--param", &sa->param},
+                      {"--range", &sa->range},
+                      {"--target", &sa->target},
+                      {"--tolerance", &sa->tolerance},
+                      {"--max-evals", &sa->max_evals}};
+  *n_rest = 0;
+  for (int i = 0; i < argc; i++) {
+    size_t f = 0;
+    while (f < sizeof valued / sizeof *valued &&
+           strcmp(argv[i], valued[f].flag) != 0)
+      f++;
+    if (strcmp(argv[i], "--largest") == 0) {
+      sa->largest = true;
+    } else if (f < sizeof valued / sizeof *valued) {
+      if (i + 1 >= argc)
+        return usage_error("%s needs a value", argv[i]);
+      *valued[f].slot = argv[++i];
+    } else {
+      rest[(*n_rest)++] = argv[i];
+    }
+  }
+  return 0;
+}
+
+static bool parse_range(const char *text, double range[2]) {
+  char *end = NULL;
+  range[0] = strtod(text, &end);
+  if (end == text || *end != ':')
+    return false;
+  const char *second = end + 1;
+  range[1] = strtod(second, &end);
+  return end != second && !*end && isfinite(range[0]) && isfinite(range[1]) &&
+         range[0] < range[1];
+}
+
+/* Flags override the config's size: section. */
+static int size_spec(const size_args *sa, const sch_size_config *cfg,
+                     sch_size_spec *spec, const char **target, sch_error *err) {
+  memset(spec, 0, sizeof *spec);
+  snprintf(spec->param, sizeof spec->param, "%s",
+           sa->param ? sa->param : cfg->param);
+  spec->range[0] = cfg->range[0];
+  spec->range[1] = cfg->range[1];
+  if (!spec->param[0])
+    return usage_error("size needs --param KEY (or size.param)%s", "");
+  if (sa->range && !parse_range(sa->range, spec->range))
+    return usage_error("--range needs A:B with numbers A < B, got '%s'",
+                       sa->range);
+  if (!sa->range && !cfg->has_range)
+    return usage_error("size needs --range A:B (or size.range)%s", "");
+  *target = sa->target ? sa->target : cfg->target;
+  if (!**target)
+    return usage_error("size needs --target 'STAT(METRIC) <= X' (or "
+                       "size.target)%s",
+                       "");
+  if (sch_target_parse(*target, &spec->target, err) != SCH_OK) {
+    if (!sa->target && cfg->where[0]) { /* locate it in the config */
+      char msg[SCH_ERROR_MAX];
+      snprintf(msg, sizeof msg, "%s", err->msg);
+      sch_fail(err, SCH_ERR_INPUT, "%s: %s", cfg->where, msg);
+    }
+    return fail(SCH_ERR_INPUT, err);
+  }
+  spec->largest = sa->largest || cfg->largest;
+  spec->tolerance = cfg->tolerance > 0
+                        ? cfg->tolerance
+                        : (spec->range[1] - spec->range[0]) * 1e-3;
+  if (sa->tolerance)
+    spec->tolerance = strtod(sa->tolerance, NULL);
+  if (!(spec->tolerance > 0))
+    return usage_error("--tolerance needs a number > 0, got '%s'",
+                       sa->tolerance);
+  spec->max_evals = cfg->max_evals > 0 ? cfg->max_evals : 40;
+  if (sa->max_evals && (!is_integer(sa->max_evals) ||
+                        (spec->max_evals = atoi(sa->max_evals)) < 3 ||
+                        spec->max_evals > SCH_SIZE_MAX_EVALS))
+    return usage_error("--max-evals needs an integer in [3, 200], got '%s'",
+                       sa->max_evals);
+  return 0;
+}
+
+/* The config's size: section (the whole config is validated too). */
+static sch_status read_size_config(const cli_options *o, sch_size_config *out,
+                                   sch_error *err) {
+  sch_config *points = NULL;
+  sch_sweep sweep;
+  sch_status st = sch_config_load_sweep(o->config, o->overrides, o->n_overrides,
+                                        NULL, 0, &points, &sweep, err);
+  if (st == SCH_OK)
+    *out = sweep.size;
+  sch_sweep_free(&sweep, points);
+  return st;
+}
+
+static sch_status write_size_file(const cli_options *o,
+                                  const sch_size_spec *spec, const char *target,
+                                  const sch_size_result *res, sch_error *err) {
+  sch_config cfg;
+  sch_h5_writer *w = NULL;
+  sch_status st =
+      sch_config_load(o->config, o->overrides, o->n_overrides, &cfg, err);
+  if (st != SCH_OK)
+    return st;
+  char created[32];
+  utc_now(created, sizeof created);
+  sch_run_info info = {sch_version(),        created,
+                       cfg.simulation.seed,  cfg.simulation.paths,
+                       cfg.simulation.steps, cfg.simulation.step_s,
+                       o->threads,           1};
+  st = sch_h5_open(o->out, o->force, &w, err);
+  if (st == SCH_OK)
+    st = sch_h5_write_run_info(w, &info, err);
+  if (st == SCH_OK)
+    st = sch_h5_write_config(w, cfg.resolved_yaml, err);
+  if (st == SCH_OK)
+    st = sch_size_write(w, spec, target, res, err);
+  if (st == SCH_OK)
+    st = sch_h5_commit(&w, err);
+  else
+    sch_h5_abort(&w);
+  sch_config_free(&cfg);
+  return st;
+}
+
+static int run_size(const cli_options *o, const size_args *sa) {
+  sch_error err = {{0}};
+  sch_size_config from_config;
+  sch_status st = read_size_config(o, &from_config, &err);
+  if (st != SCH_OK)
+    return fail(st, &err);
+  sch_size_spec spec;
+  const char *target = NULL;
+  int rc = size_spec(sa, &from_config, &spec, &target, &err);
+  if (rc)
+    return rc;
+  sch_run_options opt = {
+      .threads = o->threads,
+      .interrupted = (volatile const int *)&interrupted_flag,
+  };
+  sch_size_result *res = malloc(sizeof *res);
+  if (!res)
+    return SCH_ERR_RUNTIME;
+  st = sch_size_solve(o->config, o->overrides, o->n_overrides, &spec, &opt, res,
+                      &err);
+  if (st == SCH_OK && !o->quiet)
+    sch_size_print(&spec, target, res, stdout);
+  if (st == SCH_OK && o->out)
+    st = write_size_file(o, &spec, target, res, &err);
+  free(res);
+  return st == SCH_OK ? 0 : fail(st, &err);
+}
+
+static int cmd_size(int argc, char **argv) {
+  size_args sa = {0};
+  char **rest = calloc((size_t)argc + 1, sizeof *rest);
+  int n_rest = 0;
+  if (!rest)
+    return SCH_ERR_RUNTIME;
+  int rc = take_size_options(argc, argv, &sa, rest, &n_rest);
+  cli_options o = {0};
+  if (!rc)
+    rc = parse_options(n_rest, rest, 2, &o, true);
+  if (!rc && o.n_sweeps)
+    rc = usage_error("size takes no --sweep: it searches --param%s", "");
+  sch_set_quiet(o.quiet);
+  install_signal_handlers();
+  if (!rc)
+    rc = run_size(&o, &sa);
+  free_options(&o);
+  free(rest);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fputs(usage, stderr);
@@ -427,5 +614,7 @@ int main(int argc, char **argv) {
     return cmd_validate(argc, argv);
   if (strcmp(cmd, "report") == 0)
     return cmd_report(argc, argv);
+  if (strcmp(cmd, "size") == 0)
+    return cmd_size(argc, argv);
   return usage_error("unknown command '%s'", cmd);
 }

@@ -635,6 +635,46 @@ sch_status sch_h5_write_frontier(sch_h5_writer *w, int n_points,
   return st < 0 || d < 0 ? h5_fail(err, "write", "/frontier") : SCH_OK;
 }
 
+/* ---- /size ------------------------------------------------------------- */
+
+static herr_t write_size_attrs(hid_t g, const char *param, const char *target,
+                               const char *outcome, const double answer[3]) {
+  static const char *const names[] = {"answer", "answer_lo", "answer_hi"};
+  herr_t st = write_string_attr(g, "param", param);
+  if (st >= 0)
+    st = write_string_attr(g, "target", target);
+  if (st >= 0)
+    st = write_string_attr(g, "outcome", outcome);
+  for (int i = 0; st >= 0 && i < 3; i++)
+    st = write_attr(g, names[i], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, NULL,
+                    &answer[i]);
+  return st;
+}
+
+sch_status sch_h5_write_size(sch_h5_writer *w, const char *param,
+                             const char *target, const char *outcome,
+                             const double answer[3], int n_evals,
+                             const double *value, const double *statistic,
+                             const double *lo, const double *hi,
+                             sch_error *err) {
+  hid_t g = create_group(w->file, "size");
+  if (g < 0)
+    return h5_fail(err, "create", "/size");
+  herr_t st = write_size_attrs(g, param, target, outcome, answer);
+  hid_t e = st >= 0 ? create_group(g, "evaluations") : -1;
+  const double *columns[] = {value, statistic, lo, hi};
+  static const char *const names[] = {"value", "statistic", "lo", "hi"};
+  hsize_t dims[1] = {(hsize_t)n_evals};
+  st = e < 0 ? -1 : st;
+  for (int i = 0; st >= 0 && i < 4; i++)
+    st = write_dataset(e, names[i], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims,
+                       columns[i]);
+  if (e >= 0)
+    H5Gclose(e);
+  H5Gclose(g);
+  return st < 0 ? h5_fail(err, "write", "/size") : SCH_OK;
+}
+
 /* ---- /paths ------------------------------------------------------------ */
 
 /* Chunked [P, N] float64, unwritten paths read as NaN. */

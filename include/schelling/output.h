@@ -161,6 +161,30 @@ sch_status sch_h5_write_frontier(sch_h5_writer *w, int n_points,
                                  const char *cost, sch_error *err);
 
 /**
+ * Write the result of `schelling size`: /size/evaluations/{value, statistic,
+ * lo, hi} [E] float64, and on /size the attributes `param`, `target`,
+ * `outcome` (strings) and `answer`, `answer_lo`, `answer_hi` (float64).
+ * @param w         writer
+ * @param param     the searched key path
+ * @param target    the target as written
+ * @param outcome   "found", "met at both ends" or "met at neither end"
+ * @param answer    {answer, answer_lo, answer_hi} (NaN when none)
+ * @param n_evals   E
+ * @param value     [E] parameter values, in evaluation order
+ * @param statistic [E] the target statistic
+ * @param lo        [E] its 95% CI, low end
+ * @param hi        [E] its 95% CI, high end
+ * @param err       message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_h5_write_size(sch_h5_writer *w, const char *param,
+                             const char *target, const char *outcome,
+                             const double answer[3], int n_evals,
+                             const double *value, const double *statistic,
+                             const double *lo, const double *hi,
+                             sch_error *err);
+
+/**
  * Close the temporary file and rename it to the final name.
  * The writer is freed and *w set to NULL whatever the outcome.
  * @param w   writer
