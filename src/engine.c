@@ -10,21 +10,29 @@
 #include "cascade.h"
 #include "paths.h"
 #include "scenario.h"
+#include "schelling/sweep.h"
 
 /* Blocks simulated between two merges. Only memory and progress granularity
  * depend on it: the merge is in block order whatever the wave. */
 #define WAVE_BLOCKS 64
 #define METRIC_NAME_MAX 64
 
+/* Batches of consecutive blocks for the CI of VaR/ES differences. */
+#define DIFF_BATCHES 20
+
 struct sch_results {
-  int n_metrics;
+  int n_points, baseline, n_metrics;
   char (*names)[METRIC_NAME_MAX];
-  sch_accum **acc;
-  double **per_path; /* [metric][path] with keep_per_path */
+  sch_accum **acc;   /* [P * M] */
+  sch_accum **diff;  /* [P * M] per-path differences to the baseline */
+  sch_accum **batch; /* [P * M * n_batches] for the VaR/ES difference CIs */
+  int n_batches;
+  int64_t n_blocks;
+  double **per_path; /* [P * M][path] with keep_per_path */
   int64_t n_paths;
   int threads;
   double seconds;
-  /* /samples: the worst paths by shortfall */
+  /* /samples: the worst paths of the baseline point by shortfall */
   int n_samples;
   int64_t *sample_index;
   double *sample_shortfall;
@@ -34,19 +42,21 @@ struct sch_results {
   char asset_names[SCH_MAX_ASSETS][SCH_NAME_MAX];
 };
 
-/* Per-thread scratch: one path's log prices and the cascade workspace. */
+/* Per-thread scratch: one lane group of paths, and per point the path and
+ * cascade scratch. */
 typedef struct worker {
   double *x; /* SCH_LANES paths, lane-interleaved */
-  sch_path_ws *paths;
-  sch_cascade_ws *ws;
+  sch_path_ws **paths;
+  sch_cascade_ws **ws;
   double *metrics;
+  int n_points;
 } worker;
 
 static const char *const base_metric_names[] = {
-    "bad_debt",         "underwater_debt", "shortfall",
-    "uncovered_shortfall", "liquidated_value", "liquidations",
-    "skipped_unprofitable", "bonus_paid",   "slippage_cost",
-    "gas_cost",         "liquidator_profit", "cascade_depth",
+    "bad_debt",          "underwater_debt",      "shortfall",
+    "uncovered_shortfall", "liquidated_value",   "liquidations",
+    "skipped_unprofitable", "bonus_paid",        "slippage_cost",
+    "gas_cost",          "liquidator_profit",    "cascade_depth",
     "oracle_updates",
 };
 
@@ -73,34 +83,82 @@ static sch_hist_spec hist_for(int m, int n_assets) {
   return (sch_hist_spec){1.0, 1e13, 10}; /* USD */
 }
 
-static sch_results *results_create(const sch_config *cfg, bool keep,
-                                   sch_error *err) {
+static int64_t block_count(int64_t n_paths) {
+  return (n_paths + SCH_BLOCK_PATHS - 1) / SCH_BLOCK_PATHS;
+}
+
+static int64_t block_size(int64_t n_paths, int64_t b) {
+  int64_t left = n_paths - b * SCH_BLOCK_PATHS;
+  return left < SCH_BLOCK_PATHS ? left : SCH_BLOCK_PATHS;
+}
+
+/* Consecutive blocks form the batches: batch of block b is b * B / blocks. */
+static int batch_of_block(const sch_results *res, int64_t b) {
+  return (int)(b * res->n_batches / res->n_blocks);
+}
+
+static sch_accum *new_accum(const sch_config *cfg, int m, int64_t n,
+                            sch_error *err) {
+  return sch_accum_create(n, cfg->output.levels, cfg->output.n_levels,
+                          hist_for(m, cfg->n_assets), err);
+}
+
+/* The accumulators of the sweep comparison (P > 1 only). */
+static bool create_comparison(sch_results *res, const sch_config *cfg,
+                              sch_error *err) {
+  const int P = res->n_points, M = res->n_metrics;
+  res->n_batches = res->n_blocks < DIFF_BATCHES ? (int)res->n_blocks
+                                                : DIFF_BATCHES;
+  int64_t batch_paths[DIFF_BATCHES] = {0};
+  for (int64_t b = 0; b < res->n_blocks; b++)
+    batch_paths[batch_of_block(res, b)] += block_size(res->n_paths, b);
+  res->diff = calloc((size_t)(P * M), sizeof *res->diff);
+  res->batch = calloc((size_t)(P * M * res->n_batches), sizeof *res->batch);
+  if (!res->diff || !res->batch)
+    return false;
+  for (int p = 0; p < P; p++)
+    for (int m = 0; m < M; m++) {
+      if (p != res->baseline &&
+          !(res->diff[p * M + m] = new_accum(cfg, m, res->n_paths, err)))
+        return false;
+      for (int q = 0; q < res->n_batches; q++)
+        if (!(res->batch[(p * M + m) * res->n_batches + q] =
+                  new_accum(cfg, m, batch_paths[q], err)))
+          return false;
+    }
+  return true;
+}
+
+static sch_results *results_create(const sch_config *cfg, int n_points,
+                                   int baseline, bool keep, sch_error *err) {
   sch_results *res = calloc(1, sizeof *res);
   if (!res)
     return NULL;
-  int nm = sch_metric_count(cfg->n_assets);
-  res->n_metrics = nm;
+  const int M = sch_metric_count(cfg->n_assets);
+  res->n_points = n_points;
+  res->baseline = baseline;
+  res->n_metrics = M;
   res->n_paths = cfg->simulation.paths;
+  res->n_blocks = block_count(res->n_paths);
   res->n_assets = cfg->n_assets;
   res->n_times = cfg->simulation.steps + 1;
   for (int i = 0; i < cfg->n_assets; i++)
     snprintf(res->asset_names[i], SCH_NAME_MAX, "%s", cfg->assets[i].name);
-  res->names = calloc((size_t)nm, sizeof *res->names);
-  res->acc = calloc((size_t)nm, sizeof *res->acc);
-  res->per_path = calloc((size_t)nm, sizeof *res->per_path);
+  res->names = calloc((size_t)M, sizeof *res->names);
+  res->acc = calloc((size_t)(n_points * M), sizeof *res->acc);
+  res->per_path = calloc((size_t)(n_points * M), sizeof *res->per_path);
   if (!res->names || !res->acc || !res->per_path)
     goto fail;
   name_metrics(res, cfg);
-  for (int m = 0; m < nm; m++) {
-    res->acc[m] = sch_accum_create(res->n_paths, cfg->output.levels,
-                                   cfg->output.n_levels,
-                                   hist_for(m, cfg->n_assets), err);
-    if (!res->acc[m])
+  for (int pm = 0; pm < n_points * M; pm++) {
+    if (!(res->acc[pm] = new_accum(cfg, pm % M, res->n_paths, err)))
       goto fail;
-    if (keep && !(res->per_path[m] =
+    if (keep && !(res->per_path[pm] =
                       malloc((size_t)res->n_paths * sizeof(double))))
       goto fail;
   }
+  if (n_points > 1 && !create_comparison(res, cfg, err))
+    goto fail;
   int k = cfg->output.samples;
   if (k > res->n_paths)
     k = (int)res->n_paths;
@@ -117,14 +175,21 @@ fail:
 void sch_results_free(sch_results *res) {
   if (!res)
     return;
-  for (int m = 0; m < res->n_metrics; m++) {
+  const int PM = res->n_points * res->n_metrics;
+  for (int pm = 0; pm < PM; pm++) {
     if (res->acc)
-      sch_accum_free(res->acc[m]);
+      sch_accum_free(res->acc[pm]);
     if (res->per_path)
-      free(res->per_path[m]);
+      free(res->per_path[pm]);
+    if (res->diff)
+      sch_accum_free(res->diff[pm]);
+    for (int q = 0; res->batch && q < res->n_batches; q++)
+      sch_accum_free(res->batch[pm * res->n_batches + q]);
   }
   free(res->names);
   free(res->acc);
+  free(res->diff);
+  free(res->batch);
   free(res->per_path);
   free(res->sample_index);
   free(res->sample_shortfall);
@@ -171,44 +236,87 @@ static void free_workers(worker *w, int n) {
   for (int t = 0; t < n; t++) {
     free(w[t].x);
     free(w[t].metrics);
-    sch_path_ws_free(w[t].paths);
-    sch_cascade_ws_free(w[t].ws);
+    for (int p = 0; p < w[t].n_points; p++) {
+      if (w[t].paths)
+        sch_path_ws_free(w[t].paths[p]);
+      if (w[t].ws)
+        sch_cascade_ws_free(w[t].ws[p]);
+    }
+    free(w[t].paths);
+    free(w[t].ws);
   }
   free(w);
 }
 
-static worker *make_workers(const sch_scenario *sc, int n, int n_metrics) {
+static bool make_worker(worker *w, const sch_scenario *sc, int n_points,
+                        int n_metrics) {
+  size_t xs = 1;
+  for (int p = 0; p < n_points; p++) {
+    size_t need = (size_t)(sc[p].paths.n_steps + 1) *
+                  (size_t)(sc[p].paths.n_risky + 1) * SCH_LANES;
+    xs = need > xs ? need : xs;
+  }
+  w->n_points = n_points;
+  w->x = malloc(xs * sizeof(double));
+  w->metrics = malloc((size_t)n_metrics * sizeof(double));
+  w->paths = calloc((size_t)n_points, sizeof *w->paths);
+  w->ws = calloc((size_t)n_points, sizeof *w->ws);
+  if (!w->x || !w->metrics || !w->paths || !w->ws)
+    return false;
+  for (int p = 0; p < n_points; p++)
+    if (!(w->paths[p] = sch_path_ws_create(&sc[p].paths)) ||
+        !(w->ws[p] = sch_cascade_ws_create(&sc[p].market)))
+      return false;
+  return true;
+}
+
+static worker *make_workers(const sch_scenario *sc, int n_points, int n,
+                            int n_metrics) {
   worker *w = calloc((size_t)n, sizeof *w);
   if (!w)
     return NULL;
-  size_t xs = (size_t)(sc->paths.n_steps + 1) *
-              (size_t)(sc->paths.n_risky + 1) * SCH_LANES;
-  for (int t = 0; t < n; t++) {
-    w[t].x = malloc(xs * sizeof(double));
-    w[t].metrics = malloc((size_t)n_metrics * sizeof(double));
-    w[t].paths = sch_path_ws_create(&sc->paths);
-    w[t].ws = sch_cascade_ws_create(&sc->market);
-    if (!w[t].x || !w[t].metrics || !w[t].paths || !w[t].ws) {
+  for (int t = 0; t < n; t++)
+    if (!make_worker(&w[t], sc, n_points, n_metrics)) {
       free_workers(w, n);
       return NULL;
     }
-  }
   return w;
 }
 
-/* One block: its paths' metrics into buf[m * stride + offset + p]. Paths
- * are generated SCH_LANES at a time (a last partial group generates whole
- * lanes and keeps only the paths of the block). */
-static void simulate_block(const sch_scenario *sc, worker *w, int64_t first,
+/* The run's scenarios, one per point, and which points share their paths
+ * (identical path models: generated once, the common random numbers). */
+typedef struct run_plan {
+  const sch_config *points;
+  const sch_loanbook *const *books;
+  sch_scenario *sc;
+  int *path_class; /* first point with the same path model */
+  int n_points;
+} run_plan;
+
+/* One block: metric m of point p for path i of the block goes to
+ * buf[(p * M + m) * stride + offset + i]. Paths are generated SCH_LANES at a
+ * time (a last partial group generates whole lanes and keeps only the paths
+ * of the block); points that share a path model share the generated paths. */
+static void simulate_block(const run_plan *plan, worker *w, int64_t first,
                            int64_t n, int n_metrics, double *buf,
                            int64_t stride, int64_t offset) {
   for (int64_t g = 0; g < n; g += SCH_LANES) {
-    sch_path_generate_block(&sc->paths, (uint64_t)(first + g), w->paths, w->x);
-    for (int64_t l = 0; l < SCH_LANES && g + l < n; l++) {
-      sch_cascade_run(&sc->market, sc->paths.n_risky, w->x + l, SCH_LANES,
-                      w->ws, w->metrics, NULL);
-      for (int m = 0; m < n_metrics; m++)
-        buf[m * stride + offset + g + l] = w->metrics[m];
+    int held = -1;
+    for (int p = 0; p < plan->n_points; p++) {
+      const sch_scenario *sc = &plan->sc[p];
+      int cls = plan->path_class[p];
+      if (cls != held) {
+        sch_path_generate_block(&plan->sc[cls].paths, (uint64_t)(first + g),
+                                w->paths[cls], w->x);
+        held = cls;
+      }
+      for (int64_t l = 0; l < SCH_LANES && g + l < n; l++) {
+        sch_cascade_run(&sc->market, sc->paths.n_risky, w->x + l, SCH_LANES,
+                        w->ws[p], w->metrics, NULL);
+        double *out = buf + (int64_t)p * n_metrics * stride + offset + g + l;
+        for (int m = 0; m < n_metrics; m++)
+          out[m * stride] = w->metrics[m];
+      }
     }
   }
 }
@@ -217,48 +325,74 @@ typedef struct wave {
   int64_t first_block, n_blocks, first_path, n_paths;
 } wave;
 
+/* Metric m of point p over the wave's paths. */
+static const double *wave_values(const sch_results *res, const double *buf,
+                                 int64_t stride, int p, int m) {
+  return buf + ((int64_t)p * res->n_metrics + m) * stride;
+}
+
+/* Fold one (point, metric) of a wave into its accumulators, block by block in
+ * block order: the summary, the difference to the baseline, the batch. */
+static void merge_series(sch_results *res, const wave *wv, const double *buf,
+                         int64_t stride, int p, int m) {
+  const int pm = p * res->n_metrics + m;
+  const double *v = wave_values(res, buf, stride, p, m);
+  const double *base = wave_values(res, buf, stride, res->baseline, m);
+  double d[SCH_BLOCK_PATHS];
+  for (int64_t b = 0; b < wv->n_blocks; b++) {
+    int64_t off = b * SCH_BLOCK_PATHS;
+    size_t n = (size_t)block_size(wv->first_path + wv->n_paths, wv->first_block + b);
+    sch_accum_add_block(res->acc[pm], v + off, n);
+    if (res->n_points == 1)
+      continue;
+    int q = batch_of_block(res, wv->first_block + b);
+    sch_accum_add_block(res->batch[pm * res->n_batches + q], v + off, n);
+    if (p == res->baseline)
+      continue;
+    for (size_t i = 0; i < n; i++)
+      d[i] = v[off + (int64_t)i] - base[off + (int64_t)i];
+    sch_accum_add_block(res->diff[pm], d, n);
+  }
+  if (res->per_path[pm])
+    memcpy(res->per_path[pm] + wv->first_path, v,
+           (size_t)wv->n_paths * sizeof(double));
+}
+
 /* Fold a simulated wave into the results, in block order. */
 static sch_status merge_wave(sch_results *res, const sch_config *cfg,
                              const wave *wv, const double *buf, int64_t stride,
                              int threads, sch_h5_writer *writer,
                              sch_error *err) {
-  const int nm = res->n_metrics;
+  const int M = res->n_metrics, PM = res->n_points * M;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int m = 0; m < nm; m++) {
-    for (int64_t b = 0; b < wv->n_blocks; b++) {
-      int64_t off = b * SCH_BLOCK_PATHS;
-      int64_t n = wv->n_paths - off < SCH_BLOCK_PATHS ? wv->n_paths - off
-                                                      : SCH_BLOCK_PATHS;
-      sch_accum_add_block(res->acc[m], buf + m * stride + off, (size_t)n);
-    }
-    if (res->per_path[m])
-      memcpy(res->per_path[m] + wv->first_path, buf + m * stride,
-             (size_t)wv->n_paths * sizeof(double));
-  }
-  const double *shortfall = buf + SCH_METRIC_SHORTFALL * stride;
-  for (int64_t p = 0; p < wv->n_paths; p++)
-    offer_sample(res, cfg->output.samples, wv->first_path + p, shortfall[p]);
+  for (int pm = 0; pm < PM; pm++)
+    merge_series(res, wv, buf, stride, pm / M, pm % M);
+  const double *shortfall =
+      wave_values(res, buf, stride, res->baseline, SCH_METRIC_SHORTFALL);
+  for (int64_t i = 0; i < wv->n_paths; i++)
+    offer_sample(res, cfg->output.samples, wv->first_path + i, shortfall[i]);
   if (writer && cfg->output.per_path)
-    for (int m = 0; m < nm; m++) {
-      sch_status st =
-          sch_h5_write_paths_block(writer, m, 0, wv->first_path, wv->n_paths,
-                                   buf + m * stride, err);
+    for (int pm = 0; pm < PM; pm++) {
+      sch_status st = sch_h5_write_paths_block(
+          writer, pm % M, pm / M, wv->first_path, wv->n_paths,
+          wave_values(res, buf, stride, pm / M, pm % M), err);
       if (st != SCH_OK)
         return st;
     }
   return SCH_OK;
 }
 
-static sch_status simulate_all(sch_results *res, const sch_config *cfg,
-                               const sch_scenario *sc,
+static sch_status simulate_all(sch_results *res, const run_plan *plan,
                                const sch_run_options *opt, int threads,
                                sch_h5_writer *writer, sch_error *err) {
-  const int nm = res->n_metrics;
-  const int64_t n_paths = cfg->simulation.paths;
-  const int64_t n_blocks = (n_paths + SCH_BLOCK_PATHS - 1) / SCH_BLOCK_PATHS;
-  const int64_t stride = (int64_t)WAVE_BLOCKS * SCH_BLOCK_PATHS;
-  double *buf = malloc((size_t)(stride * nm) * sizeof(double));
-  worker *workers = make_workers(sc, threads, nm);
+  const sch_config *cfg = &plan->points[0];
+  const int M = res->n_metrics, P = plan->n_points;
+  const int64_t n_paths = cfg->simulation.paths, n_blocks = res->n_blocks;
+  /* Wave memory stays near 64 blocks' worth whatever the number of points. */
+  const int64_t wave_blocks = P >= WAVE_BLOCKS / 2 ? 2 : WAVE_BLOCKS / P;
+  const int64_t stride = wave_blocks * SCH_BLOCK_PATHS;
+  double *buf = malloc((size_t)(stride * M * P) * sizeof(double));
+  worker *workers = make_workers(plan->sc, P, threads, M);
   if (!buf || !workers) {
     free(buf);
     free_workers(workers, threads);
@@ -267,22 +401,20 @@ static sch_status simulate_all(sch_results *res, const sch_config *cfg,
   }
   sch_status st = SCH_OK;
   double t0 = omp_get_wtime();
-  for (int64_t b0 = 0; b0 < n_blocks && st == SCH_OK; b0 += WAVE_BLOCKS) {
+  for (int64_t b0 = 0; b0 < n_blocks && st == SCH_OK; b0 += wave_blocks) {
     if (opt->interrupted && *opt->interrupted) {
       st = sch_fail(err, SCH_ERR_RUNTIME, "interrupted; no result written");
       break;
     }
-    wave wv = {b0, n_blocks - b0 < WAVE_BLOCKS ? n_blocks - b0 : WAVE_BLOCKS,
+    wave wv = {b0, n_blocks - b0 < wave_blocks ? n_blocks - b0 : wave_blocks,
                b0 * SCH_BLOCK_PATHS, 0};
     int64_t end = (b0 + wv.n_blocks) * SCH_BLOCK_PATHS;
     wv.n_paths = (end < n_paths ? end : n_paths) - wv.first_path;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int64_t b = 0; b < wv.n_blocks; b++) {
       int64_t off = b * SCH_BLOCK_PATHS;
-      int64_t n = wv.n_paths - off < SCH_BLOCK_PATHS ? wv.n_paths - off
-                                                     : SCH_BLOCK_PATHS;
-      simulate_block(sc, &workers[omp_get_thread_num()], wv.first_path + off,
-                     n, nm, buf, stride, off);
+      simulate_block(plan, &workers[omp_get_thread_num()], wv.first_path + off,
+                     block_size(n_paths, b0 + b), M, buf, stride, off);
     }
     st = merge_wave(res, cfg, &wv, buf, stride, threads, writer, err);
     if (opt->progress)
@@ -314,41 +446,115 @@ static sch_status record_samples(sch_results *res, const sch_config *cfg,
   return st;
 }
 
-sch_status sch_engine_run(const sch_config *cfg, const sch_loanbook *book,
-                          const sch_run_options *opt, sch_h5_writer *writer,
-                          sch_results **out, sch_error *err) {
+/* Points of a sweep must describe the same simulation grid and assets: the
+ * metrics and paths are compared one to one. */
+static sch_status check_points(const sch_config *points, int n_points,
+                               sch_error *err) {
+  const sch_config *a = &points[0];
+  for (int p = 1; p < n_points; p++) {
+    const sch_config *b = &points[p];
+    const char *what = NULL;
+    if (b->simulation.paths != a->simulation.paths)
+      what = "simulation.paths";
+    else if (b->simulation.steps != a->simulation.steps ||
+             b->simulation.step_s != a->simulation.step_s)
+      what = "simulation.horizon or simulation.step";
+    else if (b->simulation.seed != a->simulation.seed)
+      what = "simulation.seed";
+    else if (b->n_assets != a->n_assets)
+      what = "assets";
+    else if (b->output.n_levels != a->output.n_levels ||
+             memcmp(b->output.levels, a->output.levels,
+                    sizeof a->output.levels) != 0)
+      what = "output.levels";
+    for (int i = 0; !what && i < a->n_assets; i++)
+      if (strcmp(a->assets[i].name, b->assets[i].name) != 0)
+        what = "assets";
+    if (what)
+      return sch_fail(err, SCH_ERR_INPUT,
+                      "%s: sweep point %d changes %s, which every point must "
+                      "share (common random numbers compare paths one to one)",
+                      a->source, p, what);
+  }
+  return SCH_OK;
+}
+
+static void free_plan(run_plan *plan) {
+  for (int p = 0; plan->sc && p < plan->n_points; p++)
+    sch_scenario_free(&plan->sc[p]);
+  free(plan->sc);
+  free(plan->path_class);
+}
+
+static sch_status build_plan(run_plan *plan, sch_error *err) {
+  plan->sc = calloc((size_t)plan->n_points, sizeof *plan->sc);
+  plan->path_class = calloc((size_t)plan->n_points, sizeof(int));
+  if (!plan->sc || !plan->path_class)
+    return sch_fail(err, SCH_ERR_RUNTIME, "out of memory");
+  for (int p = 0; p < plan->n_points; p++) {
+    sch_status st =
+        sch_scenario_build(&plan->points[p], plan->books[p], &plan->sc[p], err);
+    if (st != SCH_OK)
+      return st;
+    int cls = p;
+    for (int q = 0; q < p && cls == p; q++)
+      if (memcmp(&plan->sc[q].paths, &plan->sc[p].paths,
+                 sizeof plan->sc[p].paths) == 0)
+        cls = q;
+    plan->path_class[p] = cls;
+  }
+  return SCH_OK;
+}
+
+sch_status sch_engine_run_sweep(const sch_config *points,
+                                const sch_loanbook *const *books, int n_points,
+                                int baseline, const sch_run_options *opt,
+                                sch_h5_writer *writer, sch_results **out,
+                                sch_error *err) {
   *out = NULL;
-  int threads = opt->threads > 0 ? opt->threads : omp_get_max_threads();
-  sch_scenario sc;
-  sch_status st = sch_scenario_build(cfg, book, &sc, err);
+  if (n_points < 1 || baseline < 0 || baseline >= n_points)
+    return sch_fail(err, SCH_ERR_INPUT, "sweep: baseline %d outside 0..%d",
+                    baseline, n_points - 1);
+  sch_status st = check_points(points, n_points, err);
   if (st != SCH_OK)
     return st;
-  sch_results *res = results_create(cfg, opt->keep_per_path, err);
-  if (!res) {
-    sch_scenario_free(&sc);
-    if (!err || !err->msg[0])
-      sch_fail(err, SCH_ERR_RUNTIME, "out of memory for the results");
-    return SCH_ERR_RUNTIME;
-  }
-  res->threads = threads;
-  if (writer && cfg->output.per_path) {
-    const char *names[256];
-    for (int m = 0; m < res->n_metrics; m++)
-      names[m] = res->names[m];
-    st = sch_h5_create_paths(writer, res->n_metrics, names, 1,
-                             cfg->simulation.paths, err);
+  int threads = opt->threads > 0 ? opt->threads : omp_get_max_threads();
+  run_plan plan = {points, books, NULL, NULL, n_points};
+  st = build_plan(&plan, err);
+  sch_results *res = NULL;
+  if (st == SCH_OK &&
+      !(res = results_create(&points[0], n_points, baseline,
+                             opt->keep_per_path, err)))
+    st = err && err->msg[0] ? SCH_ERR_RUNTIME
+                            : sch_fail(err, SCH_ERR_RUNTIME, "out of memory");
+  if (st == SCH_OK) {
+    res->threads = threads;
+    if (writer && points[0].output.per_path) {
+      const char *names[256];
+      for (int m = 0; m < res->n_metrics; m++)
+        names[m] = res->names[m];
+      st = sch_h5_create_paths(writer, res->n_metrics, names, n_points,
+                               points[0].simulation.paths, err);
+    }
   }
   if (st == SCH_OK)
-    st = simulate_all(res, cfg, &sc, opt, threads, writer, err);
-  sch_scenario_free(&sc);
+    st = simulate_all(res, &plan, opt, threads, writer, err);
+  free_plan(&plan);
   if (st == SCH_OK)
-    st = record_samples(res, cfg, book, err);
+    st = record_samples(res, &points[baseline], books[baseline], err);
   if (st != SCH_OK) {
     sch_results_free(res);
     return st;
   }
   *out = res;
   return SCH_OK;
+}
+
+sch_status sch_engine_run(const sch_config *cfg, const sch_loanbook *book,
+                          const sch_run_options *opt, sch_h5_writer *writer,
+                          sch_results **out, sch_error *err) {
+  const sch_loanbook *books[1] = {book};
+  return sch_engine_run_sweep(cfg, books, 1, 0, opt, writer, out, err);
 }
 
 sch_status sch_engine_one_path(const sch_config *cfg, const sch_loanbook *book,
@@ -358,41 +564,87 @@ sch_status sch_engine_one_path(const sch_config *cfg, const sch_loanbook *book,
   sch_status st = sch_scenario_build(cfg, book, &sc, err);
   if (st != SCH_OK)
     return st;
-  worker *w = make_workers(&sc, 1, sch_metric_count(cfg->n_assets));
-  if (!w) {
-    sch_scenario_free(&sc);
-    return sch_fail(err, SCH_ERR_RUNTIME, "out of memory");
+  size_t xs = (size_t)(sc.paths.n_steps + 1) * (size_t)(sc.paths.n_risky + 1);
+  double *x = malloc(xs * sizeof(double));
+  sch_cascade_ws *ws = sch_cascade_ws_create(&sc.market);
+  if (x && ws) {
+    sch_price_record rec = {market, fundamental};
+    sch_path_generate(&sc.paths, (uint64_t)path, x);
+    sch_cascade_run(&sc.market, sc.paths.n_risky, x, 1, ws, metrics,
+                    (market || fundamental) ? &rec : NULL);
+  } else {
+    st = sch_fail(err, SCH_ERR_RUNTIME, "out of memory");
   }
-  sch_price_record rec = {market, fundamental};
-  sch_path_generate(&sc.paths, (uint64_t)path, w->x);
-  sch_cascade_run(&sc.market, sc.paths.n_risky, w->x, 1, w->ws, metrics,
-                  (market || fundamental) ? &rec : NULL);
-  free_workers(w, 1);
+  free(x);
+  sch_cascade_ws_free(ws);
   sch_scenario_free(&sc);
-  return SCH_OK;
+  return st;
 }
 
-sch_status sch_engine_run_sweep(const sch_config *points,
-                                const sch_loanbook *const *books, int n_points,
-                                int baseline, const sch_run_options *opt,
-                                sch_h5_writer *writer, sch_results **out,
-                                sch_error *err) {
-  (void)baseline;
-  if (n_points != 1)
-    return sch_fail(err, SCH_ERR_INPUT,
-                    "sweeps are not supported by this engine yet");
-  return sch_engine_run(&points[0], books[0], opt, writer, out, err);
-}
-
-int sch_results_point_count(const sch_results *res) {
-  (void)res;
-  return 1;
-}
+int sch_results_point_count(const sch_results *res) { return res->n_points; }
 
 void sch_results_summary_at(const sch_results *res, int p, int m,
                             sch_summary *out) {
-  (void)p;
-  sch_accum_summarise(res->acc[m], out);
+  sch_accum_summarise(res->acc[p * res->n_metrics + m], out);
+}
+
+/* Student t quantile t_{0.975, df} by the Cornish-Fisher expansion (error
+ * below 0.005 for df >= 3; exact enough for a batch-means interval). */
+static double t975(int df) {
+  const double z = 1.959963984540054;
+  double d = (double)df, z3 = z * z * z, z5 = z3 * z * z;
+  return z + (z3 + z) / (4 * d) + (5 * z5 + 16 * z3 + 3 * z) / (96 * d * d);
+}
+
+/* est +- t sd(batch differences) / sqrt(B) */
+static void batch_interval(const double *d, int nb, double est, double *lo,
+                           double *hi) {
+  if (nb < 3) {
+    *lo = *hi = NAN;
+    return;
+  }
+  double mean = 0, ss = 0;
+  for (int q = 0; q < nb; q++)
+    mean += d[q] / nb;
+  for (int q = 0; q < nb; q++)
+    ss += (d[q] - mean) * (d[q] - mean);
+  double half = t975(nb - 1) * sqrt(ss / (nb - 1) / nb);
+  *lo = est - half;
+  *hi = est + half;
+}
+
+void sch_results_diff_at(const sch_results *res, int p, int m, sch_diff *out) {
+  memset(out, 0, sizeof *out);
+  const int M = res->n_metrics, nb = res->n_batches;
+  sch_summary a, b;
+  sch_accum_summarise(res->acc[p * M + m], &a);
+  sch_accum_summarise(res->acc[res->baseline * M + m], &b);
+  out->n_levels = a.n_levels;
+  out->n_batches = nb;
+  for (int l = 0; l < a.n_levels; l++)
+    out->level[l] = a.level[l];
+  if (p == res->baseline || res->n_points == 1)
+    return;
+  sch_summary d;
+  sch_accum_summarise(res->diff[p * M + m], &d);
+  out->mean = d.mean;
+  out->std_error = d.std_error;
+  double dv[SCH_MAX_LEVELS][DIFF_BATCHES], de[SCH_MAX_LEVELS][DIFF_BATCHES];
+  for (int q = 0; q < nb; q++) {
+    sch_summary x, y;
+    sch_accum_summarise(res->batch[(p * M + m) * nb + q], &x);
+    sch_accum_summarise(res->batch[(res->baseline * M + m) * nb + q], &y);
+    for (int l = 0; l < a.n_levels; l++) {
+      dv[l][q] = x.var[l] - y.var[l];
+      de[l][q] = x.es[l] - y.es[l];
+    }
+  }
+  for (int l = 0; l < a.n_levels; l++) {
+    out->var[l] = a.var[l] - b.var[l];
+    out->es[l] = a.es[l] - b.es[l];
+    batch_interval(dv[l], nb, out->var[l], &out->var_lo[l], &out->var_hi[l]);
+    batch_interval(de[l], nb, out->es[l], &out->es_lo[l], &out->es_hi[l]);
+  }
 }
 
 int sch_results_metric_count(const sch_results *res) { return res->n_metrics; }
@@ -409,26 +661,92 @@ int sch_results_metric_index(const sch_results *res, const char *name) {
 }
 
 void sch_results_summary(const sch_results *res, int m, sch_summary *out) {
-  sch_accum_summarise(res->acc[m], out);
+  sch_accum_summarise(res->acc[res->baseline * res->n_metrics + m], out);
 }
 
 const double *sch_results_per_path(const sch_results *res, int m) {
-  return res->per_path[m];
+  return res->per_path[res->baseline * res->n_metrics + m];
+}
+
+const double *sch_results_per_path_at(const sch_results *res, int p, int m) {
+  return res->per_path[p * res->n_metrics + m];
 }
 
 int sch_results_threads(const sch_results *res) { return res->threads; }
 
 double sch_results_seconds(const sch_results *res) { return res->seconds; }
 
+/* /frontier: tail of uncovered shortfall (ES at 99% when configured, else
+ * the highest level) against the mean bonus paid by borrowers. */
+static sch_status write_frontier(const sch_results *res, sch_h5_writer *w,
+                                 sch_error *err) {
+  const int P = res->n_points, M = res->n_metrics;
+  double *tail = malloc((size_t)P * sizeof(double));
+  double *cost = malloc((size_t)P * sizeof(double));
+  uint8_t *mask = malloc((size_t)P);
+  if (!tail || !cost || !mask) {
+    free(tail);
+    free(cost);
+    free(mask);
+    return sch_fail(err, SCH_ERR_RUNTIME, "out of memory");
+  }
+  int level = -1;
+  char tail_name[64];
+  for (int p = 0; p < P; p++) {
+    sch_summary s, b;
+    sch_accum_summarise(res->acc[p * M + SCH_METRIC_UNCOVERED_SHORTFALL], &s);
+    sch_accum_summarise(res->acc[p * M + SCH_METRIC_BONUS_PAID], &b);
+    for (int l = 0; level < 0 && l < s.n_levels; l++)
+      if (fabs(s.level[l] - 0.99) < 1e-12)
+        level = l;
+    if (level < 0)
+      level = s.n_levels - 1;
+    tail[p] = s.es[level];
+    cost[p] = b.mean;
+    if (p == 0) {
+      char lvl[16];
+      sch_level_name(s.level[level], lvl, sizeof lvl);
+      snprintf(tail_name, sizeof tail_name, "uncovered_shortfall/es_%s", lvl);
+    }
+  }
+  sch_frontier(P, tail, cost, mask);
+  sch_status st = sch_h5_write_frontier(w, P, mask, tail_name,
+                                        "bonus_paid/mean", err);
+  free(tail);
+  free(cost);
+  free(mask);
+  return st;
+}
+
+static sch_status write_metric(const sch_results *res, sch_h5_writer *w,
+                               int m, sch_summary *s, sch_diff *d,
+                               sch_error *err) {
+  const int P = res->n_points;
+  for (int p = 0; p < P; p++)
+    sch_accum_summarise(res->acc[p * res->n_metrics + m], &s[p]);
+  sch_status st = sch_h5_write_summary(w, res->names[m], P, s, err);
+  if (st != SCH_OK || P == 1)
+    return st;
+  for (int p = 0; p < P; p++)
+    sch_results_diff_at(res, p, m, &d[p]);
+  return sch_h5_write_diff(w, res->names[m], P, d, err);
+}
+
 sch_status sch_results_write(const sch_results *res, sch_h5_writer *w,
                              sch_error *err) {
-  for (int m = 0; m < res->n_metrics; m++) {
-    sch_summary s;
-    sch_accum_summarise(res->acc[m], &s);
-    sch_status st = sch_h5_write_summary(w, res->names[m], 1, &s, err);
-    if (st != SCH_OK)
-      return st;
-  }
+  const int P = res->n_points;
+  sch_summary *s = malloc((size_t)P * sizeof *s);
+  sch_diff *d = malloc((size_t)P * sizeof *d);
+  sch_status st = s && d ? SCH_OK
+                         : sch_fail(err, SCH_ERR_RUNTIME, "out of memory");
+  for (int m = 0; st == SCH_OK && m < res->n_metrics; m++)
+    st = write_metric(res, w, m, s, d, err);
+  free(s);
+  free(d);
+  if (st == SCH_OK && P > 1)
+    st = write_frontier(res, w, err);
+  if (st != SCH_OK)
+    return st;
   const char *names[SCH_MAX_ASSETS];
   for (int i = 0; i < res->n_assets; i++)
     names[i] = res->asset_names[i];

@@ -823,3 +823,59 @@ sch_status sch_h5_write_samples(sch_h5_writer *w, int k, int64_t n_times,
   free(assets);
   return st < 0 ? h5_fail(err, "write", "/samples") : SCH_OK;
 }
+
+/* ---- /diff ---------------------------------------------------------------- */
+
+/* One [P] float64 dataset per figure of a paired difference. */
+static herr_t write_diff_datasets(hid_t g, int n_points, const sch_diff *d) {
+  hsize_t dims[1] = {(hsize_t)n_points};
+  double *v = malloc((size_t)n_points * sizeof(double));
+  if (!v)
+    return -1;
+  herr_t st = 0;
+#define DIFF_FIELD(name, expr)                                                 \
+  do {                                                                         \
+    for (int p = 0; p < n_points; p++)                                         \
+      v[p] = d[p].expr;                                                        \
+    if (st >= 0)                                                               \
+      st = write_dataset(g, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dims,  \
+                         v);                                                   \
+  } while (0)
+  DIFF_FIELD("mean", mean);
+  DIFF_FIELD("stderr", std_error);
+  for (int l = 0; l < d[0].n_levels && st >= 0; l++) {
+    char lvl[16], name[48];
+    sch_level_name(d[0].level[l], lvl, sizeof lvl);
+    snprintf(name, sizeof name, "var_%s", lvl);
+    DIFF_FIELD(name, var[l]);
+    snprintf(name, sizeof name, "var_%s_lo", lvl);
+    DIFF_FIELD(name, var_lo[l]);
+    snprintf(name, sizeof name, "var_%s_hi", lvl);
+    DIFF_FIELD(name, var_hi[l]);
+    snprintf(name, sizeof name, "es_%s", lvl);
+    DIFF_FIELD(name, es[l]);
+    snprintf(name, sizeof name, "es_%s_lo", lvl);
+    DIFF_FIELD(name, es_lo[l]);
+    snprintf(name, sizeof name, "es_%s_hi", lvl);
+    DIFF_FIELD(name, es_hi[l]);
+  }
+#undef DIFF_FIELD
+  free(v);
+  return st;
+}
+
+sch_status sch_h5_write_diff(sch_h5_writer *w, const char *metric,
+                             int n_points, const sch_diff *diff,
+                             sch_error *err) {
+  sch_status st = check_metric_name(metric, err);
+  if (st != SCH_OK)
+    return st;
+  char name[512];
+  snprintf(name, sizeof name, "/diff/%s", metric);
+  hid_t g = metric_group(w->file, "diff", metric);
+  if (g < 0)
+    return h5_fail(err, "create", name);
+  herr_t hst = write_diff_datasets(g, n_points, diff);
+  H5Gclose(g);
+  return hst < 0 ? h5_fail(err, "write", name) : SCH_OK;
+}

@@ -76,6 +76,18 @@ int sch_results_point_count(const sch_results *res);
 void sch_results_summary_at(const sch_results *res, int p, int m,
                             sch_summary *out);
 
+/**
+ * Paired difference of metric m between point p and the baseline.
+ * @param res results
+ * @param p   point (the baseline gives zeros)
+ * @param m   metric
+ * @param out filled
+ */
+void sch_results_diff_at(const sch_results *res, int p, int m, sch_diff *out);
+
+/** Per-path values of metric m at point p (keep_per_path), else NULL. */
+const double *sch_results_per_path_at(const sch_results *res, int p, int m);
+
 /** @return the number of per-path metrics. */
 int sch_results_metric_count(const sch_results *res);
 
@@ -86,7 +98,7 @@ const char *sch_results_metric_name(const sch_results *res, int m);
 int sch_results_metric_index(const sch_results *res, const char *name);
 
 /**
- * Summary of metric m.
+ * Summary of metric m (at the baseline point of a sweep).
  * @param res results
  * @param m   metric index
  * @param out filled (pointers refer into res)

@@ -230,6 +230,21 @@ sch_status sch_report_print(const char *path, const sch_report_options *opt,
  */
 sch_status sch_report(const char *path, bool json, FILE *out, sch_error *err);
 
+/**
+ * Write /diff/<metric>/<stat> [P] float64: mean, stderr, var_<lvl>,
+ * var_<lvl>_lo, var_<lvl>_hi, es_<lvl>, es_<lvl>_lo, es_<lvl>_hi (point minus
+ * baseline; zeros at the baseline).
+ * @param w        writer
+ * @param metric   metric name
+ * @param n_points P
+ * @param diff     [P] differences (same levels)
+ * @param err      message on failure
+ * @return SCH_OK or SCH_ERR_RUNTIME
+ */
+sch_status sch_h5_write_diff(sch_h5_writer *w, const char *metric,
+                             int n_points, const sch_diff *diff,
+                             sch_error *err);
+
 #ifdef __cplusplus
 }
 #endif

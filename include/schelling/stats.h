@@ -49,6 +49,23 @@ typedef struct sch_summary {
   const uint64_t *counts; /**< [n_bins], owned by the accumulator */
 } sch_summary;
 
+/**
+ * Paired difference of one metric between a sweep point and the baseline,
+ * both on the same paths (common random numbers). mean/std_error are those of
+ * the per-path differences (the paired standard error); var/es are
+ * VaR_point - VaR_baseline (likewise ES) with a 95% CI from batch means over
+ * consecutive blocks of paths (docs/output.md).
+ */
+typedef struct sch_diff {
+  double mean;
+  double std_error;
+  int n_levels;
+  int n_batches;
+  double level[SCH_MAX_LEVELS];
+  double var[SCH_MAX_LEVELS], var_lo[SCH_MAX_LEVELS], var_hi[SCH_MAX_LEVELS];
+  double es[SCH_MAX_LEVELS], es_lo[SCH_MAX_LEVELS], es_hi[SCH_MAX_LEVELS];
+} sch_diff;
+
 /** Accumulator of one metric (opaque). */
 typedef struct sch_accum sch_accum;
 
