@@ -339,7 +339,7 @@ static sch_status read_size(const sweep_plan *pl, sch_size_config *size) {
     st = cfg_number(&s, "tolerance", DEFAULT(0), ABOVE(0), NO_UPPER,
                     &size->tolerance);
   if (st == SCH_OK)
-    st = cfg_integer(&s, "max_evals", DEFAULT(0), AT_LEAST(3), AT_MOST(10000),
+    st = cfg_integer(&s, "max_evals", DEFAULT(0), AT_LEAST(3), AT_MOST(200),
                      &evals);
   size->max_evals = (int)evals;
   return st;
