@@ -800,3 +800,113 @@ void sch_cascade_run(const sch_market_model *mm, int n_risky, const double *x,
   }
   finish_path(&ps);
 }
+
+/* ---- screening ------------------------------------------------------------ */
+
+enum { SCREEN_LANES = 64 };
+
+/* The oracle trigger rule for one lane and asset, exactly as oracle_check
+ * decides it on a path without impact; returns true when it observes. */
+static bool screen_observe(const sch_market_model *mm, const sch_cascade_ws *ws,
+                           int i, int64_t k, double lm, double *last_obs,
+                           int64_t *last_step, double *lo, double *hi) {
+  bool heartbeat = k - *last_step >= ws->heartbeat_steps[i];
+  if (!heartbeat && lm > *lo && lm < *hi)
+    return false;
+  double m = exp(lm);
+  if (!heartbeat && fabs(m / *last_obs - 1.0) < mm->oracle_deviation[i])
+    return false;
+  path_state tmp = {.mm = mm};
+  set_observation_band(&tmp, i, m);
+  *last_obs = m;
+  *lo = tmp.obs_lo[i];
+  *hi = tmp.obs_hi[i];
+  *last_step = k;
+  return true;
+}
+
+/* Can any account of any group reach HF < 1 on this lane? */
+static bool screen_lane_quiet(const sch_market_model *mm, const double *r_min,
+                              const double *r_max) {
+  for (int g = 0; g < mm->n_groups; g++) {
+    const sch_book_group *grp = &mm->groups[g];
+    double worst = HUGE_VAL, top = 0.0;
+    for (int i = 0; i < mm->n_assets; i++) {
+      if (grp->collateral_mask >> i & 1u)
+        worst = min_d(worst, r_min[i]);
+      if (grp->debt_mask >> i & 1u)
+        top = max_d(top, r_max[i]);
+    }
+    if (!(grp->n == 0 || grp->health0[0] * (worst / top) >= 1.0 + BOUND_SLACK))
+      return false;
+  }
+  return true;
+}
+
+int sch_cascade_screen(const sch_market_model *mm, int n_risky,
+                       const double *x, int lanes, sch_cascade_ws *ws,
+                       uint8_t *quiet, double *metrics) {
+  const int L = lanes, nm = sch_metric_count(mm->n_assets);
+  double last_obs[SCH_K_MAX_ASSETS][SCREEN_LANES];
+  double lo[SCH_K_MAX_ASSETS][SCREEN_LANES], hi[SCH_K_MAX_ASSETS][SCREEN_LANES];
+  double x_min[SCH_K_MAX_ASSETS][SCREEN_LANES];
+  double x_max[SCH_K_MAX_ASSETS][SCREEN_LANES];
+  double updates[SCREEN_LANES] = {0};
+  int64_t last_step[SCH_K_MAX_ASSETS][SCREEN_LANES];
+  double log_p0[SCH_K_MAX_ASSETS];
+  for (int a = 0; a < ws->n_risky_assets; a++) {
+    int i = ws->risky[a], r = mm->slot_of_asset[i];
+    log_p0[i] = log(mm->price0[i]);
+    path_state tmp = {.mm = mm};
+    set_observation_band(&tmp, i, mm->price0[i]);
+    for (int l = 0; l < L; l++) {
+      last_obs[r][l] = mm->price0[i];
+      lo[r][l] = tmp.obs_lo[i];
+      hi[r][l] = tmp.obs_hi[i];
+      last_step[r][l] = 0;
+      x_min[r][l] = x_max[r][l] = x[r * L + l];
+    }
+  }
+  for (int64_t k = 1; k <= mm->n_steps; k++) {
+    for (int a = 0; a < ws->n_risky_assets; a++) {
+      int i = ws->risky[a], r = mm->slot_of_asset[i];
+      const double *xk = x + (k * n_risky + r) * L;
+      int64_t hb = k - ws->heartbeat_steps[i];
+      uint8_t need[SCREEN_LANES];
+      unsigned any = 0;
+      /* branch-free over lanes: extremes and the band pre-filter */
+      for (int l = 0; l < L; l++) {
+        double v = xk[l];
+        x_min[r][l] = v < x_min[r][l] ? v : x_min[r][l];
+        x_max[r][l] = v > x_max[r][l] ? v : x_max[r][l];
+        need[l] = (uint8_t)(!(v > lo[r][l] && v < hi[r][l]) |
+                            (last_step[r][l] <= hb));
+        any |= need[l];
+      }
+      for (int l = 0; any && l < L; l++)
+        if (need[l])
+          updates[l] += screen_observe(mm, ws, i, k, xk[l], &last_obs[r][l],
+                                       &last_step[r][l], &lo[r][l], &hi[r][l]);
+    }
+  }
+  int n_quiet = 0;
+  for (int l = 0; l < L; l++) {
+    double r_min[SCH_K_MAX_ASSETS], r_max[SCH_K_MAX_ASSETS];
+    double *mt = metrics + (int64_t)l * nm;
+    for (int m = 0; m < nm; m++)
+      mt[m] = 0.0;
+    for (int i = 0; i < mm->n_assets; i++) {
+      int r = mm->slot_of_asset[i];
+      r_min[i] = r < 0 ? 1.0 : exp(x_min[r][l] - log_p0[i]);
+      r_max[i] = r < 0 ? 1.0 : exp(x_max[r][l] - log_p0[i]);
+      /* as the cascade: min over k >= 1 of ln(M/S0), starting from 0 */
+      mt[SCH_METRIC_MIN_PRICE_RATIO + i] =
+          r < 0 ? 1.0 : exp(min_d(0.0, x_min[r][l] - log_p0[i]));
+    }
+    mt[SCH_METRIC_ORACLE_UPDATES] = updates[l];
+    mt[sch_metric_time_first_bad_debt(mm->n_assets)] = -1.0;
+    quiet[l] = screen_lane_quiet(mm, r_min, r_max);
+    n_quiet += quiet[l];
+  }
+  return n_quiet;
+}

@@ -74,6 +74,27 @@ void sch_cascade_run(const sch_market_model *mm, int n_risky, const double *x,
                      int64_t x_stride, sch_cascade_ws *ws, double *metrics,
                      const sch_price_record *record);
 
+/**
+ * Screen a lane group of paths (layout of sch_path_generate_block): for each
+ * lane, decide whether some account could ever become liquidatable, using
+ * HF(t) >= HF(0) * min_C r_min / max_D r_max with r the price ratios' running
+ * extremes over the path (sound for any oracle delay: an oracle price is a
+ * past market price). A quiet lane has no liquidation, no impact, and no
+ * underwater debt (LT < 1), so its metrics are complete here: oracle updates
+ * and minimum price ratios are computed exactly as the cascade would.
+ * @param mm      market model
+ * @param n_risky risky slots
+ * @param x       lane-interleaved log prices, stride SCH_LANES
+ * @param lanes   number of lanes (SCH_LANES)
+ * @param ws      cascade workspace (derived constants, scratch)
+ * @param quiet   out: [lanes] 1 if quiet
+ * @param metrics out: [lanes][metric count] for quiet lanes
+ * @return the number of quiet lanes
+ */
+int sch_cascade_screen(const sch_market_model *mm, int n_risky,
+                       const double *x, int lanes, sch_cascade_ws *ws,
+                       uint8_t *quiet, double *metrics);
+
 /** Scratch of the reference cascade (opaque). */
 typedef struct sch_cascade_ref_ws sch_cascade_ref_ws;
 

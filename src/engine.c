@@ -49,6 +49,7 @@ typedef struct worker {
   sch_path_ws **paths;
   sch_cascade_ws **ws;
   double *metrics;
+  double *screened; /* [SCH_LANES][metric] metrics of quiet lanes */
   int n_points;
 } worker;
 
@@ -236,6 +237,7 @@ static void free_workers(worker *w, int n) {
   for (int t = 0; t < n; t++) {
     free(w[t].x);
     free(w[t].metrics);
+    free(w[t].screened);
     for (int p = 0; p < w[t].n_points; p++) {
       if (w[t].paths)
         sch_path_ws_free(w[t].paths[p]);
@@ -259,9 +261,10 @@ static bool make_worker(worker *w, const sch_scenario *sc, int n_points,
   w->n_points = n_points;
   w->x = malloc(xs * sizeof(double));
   w->metrics = malloc((size_t)n_metrics * sizeof(double));
+  w->screened = malloc((size_t)n_metrics * SCH_LANES * sizeof(double));
   w->paths = calloc((size_t)n_points, sizeof *w->paths);
   w->ws = calloc((size_t)n_points, sizeof *w->ws);
-  if (!w->x || !w->metrics || !w->paths || !w->ws)
+  if (!w->x || !w->metrics || !w->screened || !w->paths || !w->ws)
     return false;
   for (int p = 0; p < n_points; p++)
     if (!(w->paths[p] = sch_path_ws_create(&sc[p].paths)) ||
@@ -310,12 +313,20 @@ static void simulate_block(const run_plan *plan, worker *w, int64_t first,
                                 w->paths[cls], w->x);
         held = cls;
       }
+      /* phase 1: lanes where no account can become liquidatable are done */
+      uint8_t quiet[SCH_LANES];
+      sch_cascade_screen(&sc->market, sc->paths.n_risky, w->x, SCH_LANES,
+                         w->ws[p], quiet, w->screened);
       for (int64_t l = 0; l < SCH_LANES && g + l < n; l++) {
-        sch_cascade_run(&sc->market, sc->paths.n_risky, w->x + l, SCH_LANES,
-                        w->ws[p], w->metrics, NULL);
+        const double *metrics = w->screened + l * n_metrics;
+        if (!quiet[l]) { /* phase 2: the scalar cascade */
+          sch_cascade_run(&sc->market, sc->paths.n_risky, w->x + l, SCH_LANES,
+                          w->ws[p], w->metrics, NULL);
+          metrics = w->metrics;
+        }
         double *out = buf + (int64_t)p * n_metrics * stride + offset + g + l;
         for (int m = 0; m < n_metrics; m++)
-          out[m * stride] = w->metrics[m];
+          out[m * stride] = metrics[m];
       }
     }
   }
