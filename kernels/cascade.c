@@ -672,21 +672,97 @@ static void init_path(path_state *ps) {
   ps->metrics[sch_metric_time_first_bad_debt(mm->n_assets)] = -1.0;
 }
 
-/* Step parts 1-2: fundamental move, impact recovery, M. */
-static void move_prices(path_state *ps) {
+/* Step parts 1-2: fundamental move, impact recovery, M. Returns whether an
+ * oracle could act this step (an observation maturing, a heartbeat due, or M
+ * outside the no-trigger band); when none can, part 4 has nothing to do. */
+static bool move_prices(path_state *ps) {
   const sch_market_model *mm = ps->mm;
+  const sch_cascade_ws *ws = ps->ws;
   const double *xk = ps->x + ps->k * ps->n_risky * ps->x_stride;
-  for (int a = 0; a < ps->ws->n_risky_assets; a++) {
-    int i = ps->ws->risky[a];
+  const pending_obs *queue = ws->pending;
+  bool due = false;
+  for (int a = 0; a < ws->n_risky_assets; a++) {
+    int i = ws->risky[a];
     double x = xk[mm->slot_of_asset[i] * ps->x_stride];
-    ps->log_fund[i] = x;
-    if (ps->impact[i] != 0.0) {
-      ps->impact[i] *= mm->impact_decay[i];
-      if (ps->impact[i] < IMPACT_FLOOR)
-        ps->impact[i] = 0.0;
+    double impact = ps->impact[i];
+    if (impact != 0.0) {
+      impact *= mm->impact_decay[i];
+      if (impact < IMPACT_FLOOR)
+        impact = 0.0;
+      ps->impact[i] = impact;
     }
-    ps->log_market[i] = ps->log_market_start[i] = x - ps->impact[i];
+    double lm = x - impact;
+    ps->log_fund[i] = x;
+    ps->log_market[i] = ps->log_market_start[i] = lm;
+    due |= !(lm > ps->obs_lo[i] && lm < ps->obs_hi[i]);
+    due |= ps->k - ps->last_obs_step[i] >= ws->heartbeat_steps[i];
+    due |= ps->pend_count[i] > 0 &&
+           queue[(int64_t)i * ws->pending_cap + ps->pend_head[i]].step <= ps->k;
   }
+  return due;
+}
+
+/* Steps at which neither an oracle nor the liquidator has anything to do:
+ * prices move, impact recovers, and the gas history and minimum ratios are
+ * kept, with the arithmetic of move_prices in a loop whose state stays in
+ * registers. Stops at the first step (or n + 1) where an oracle may act,
+ * with that step's prices moved as move_prices would have. */
+static int64_t advance_quiet(path_state *ps, int64_t k) {
+  const sch_market_model *mm = ps->mm;
+  sch_cascade_ws *ws = ps->ws;
+  const int na = ws->n_risky_assets;
+  const int64_t stride = ps->x_stride, row = ps->n_risky * stride;
+  double impact[SCH_K_MAX_ASSETS], lo[SCH_K_MAX_ASSETS], hi[SCH_K_MAX_ASSETS];
+  double low[SCH_K_MAX_ASSETS], lp0[SCH_K_MAX_ASSETS], lm[SCH_K_MAX_ASSETS];
+  int64_t due_at[SCH_K_MAX_ASSETS], col[SCH_K_MAX_ASSETS];
+  int gas_a = -1;
+  for (int a = 0; a < na; a++) {
+    int i = ws->risky[a];
+    impact[a] = ps->impact[i];
+    lo[a] = ps->obs_lo[i];
+    hi[a] = ps->obs_hi[i];
+    low[a] = ps->log_min_ratio[i];
+    lp0[a] = ps->log_price0[i];
+    col[a] = mm->slot_of_asset[i] * stride;
+    due_at[a] = ps->last_obs_step[i] + ws->heartbeat_steps[i];
+    if (ps->pend_count[i] > 0) {
+      int64_t m = ws->pending[(int64_t)i * ws->pending_cap + ps->pend_head[i]]
+                      .step;
+      due_at[a] = m < due_at[a] ? m : due_at[a];
+    }
+    if (i == mm->gas_asset)
+      gas_a = a;
+  }
+  const double gas_flat = ps->log_market[mm->gas_asset];
+  double *gas_hist = ws->log_gas_price_hist;
+  for (; k <= mm->n_steps; k++) {
+    const double *xk = ps->x + k * row;
+    bool due = false;
+    for (int a = 0; a < na; a++) {
+      double imp = impact[a];
+      if (imp != 0.0) {
+        imp *= mm->impact_decay[ws->risky[a]];
+        impact[a] = imp < IMPACT_FLOOR ? 0.0 : imp;
+      }
+      lm[a] = xk[col[a]] - impact[a];
+      due |= !(lm[a] > lo[a] && lm[a] < hi[a]) | (k >= due_at[a]);
+    }
+    if (due)
+      break;
+    for (int a = 0; a < na; a++)
+      low[a] = min_d(low[a], lm[a] - lp0[a]);
+    gas_hist[k] = gas_a >= 0 ? lm[gas_a] : gas_flat;
+  }
+  for (int a = 0; a < na; a++) {
+    int i = ws->risky[a];
+    ps->impact[i] = impact[a];
+    ps->log_min_ratio[i] = low[a];
+    if (k <= mm->n_steps) {
+      ps->log_fund[i] = ps->x[k * row + col[a]];
+      ps->log_market[i] = ps->log_market_start[i] = lm[a];
+    }
+  }
+  return k;
 }
 
 /* Step part 4: matured observations, then the trigger rule. */
@@ -781,12 +857,23 @@ void sch_cascade_run(const sch_market_model *mm, int n_risky, const double *x,
   if (record)
     record_prices(&ps, record);
   for (int64_t k = 1; k <= mm->n_steps; k++) {
-    ps.k = k;
+    bool oracle_due;
+    if (!record && (!mm->liquidators_enabled ||
+                    (ps.candidates_valid && ws->n_cand == ps.n_dormant))) {
+      k = advance_quiet(&ps, k);
+      if (k > mm->n_steps)
+        break;
+      ps.k = k;
+      oracle_due = true;
+    } else {
+      ps.k = k;
+      oracle_due = move_prices(&ps);
+    }
     ps.t = (double)k * mm->dt_s;
-    move_prices(&ps);
     record_gas_price(&ps);
     ps.gas_usd = -1.0;
-    update_oracles(&ps);
+    if (oracle_due)
+      update_oracles(&ps);
     if (mm->liquidators_enabled &&
         (!ps.candidates_valid || ws->n_cand > ps.n_dormant))
       liquidation_rounds(&ps);
