@@ -19,6 +19,7 @@ Writes, into DIR:
 Needs numpy, h5py and matplotlib (Debian: /usr/bin/python3). No network.
 """
 import argparse
+import re
 import os
 import sys
 
@@ -170,6 +171,21 @@ def read_size(path):
         }
 
 
+def target_figure(size):
+    """(metric, stat) the solver's target is on, e.g. es_999(shortfall);
+    the uncovered shortfall's es_99 without a solver file."""
+    m = re.match(r"\s*(\w+)\((\w+)\)", size["target"]) if size else None
+    return (m.group(2), m.group(1)) if m else ("uncovered_shortfall", "es_99")
+
+
+def target_threshold(size, metric, stat):
+    """The solver's threshold when the plot shows its statistic."""
+    m = re.match(r"\s*(\w+)\((\w+)\)\s*[<>]=\s*(\S+)", size["target"])
+    if m and m.group(1) == stat and m.group(2) == metric:
+        return float(m.group(3))
+    return None
+
+
 def incentive_series(f, metric, stat, size):
     """x, y, lo, hi, x label, y label; the sweep, else the solver's runs."""
     keys = sweep_keys(f)
@@ -198,6 +214,9 @@ def plot_incentive(f, metric, stat, size, path):
     fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
     ax.fill_between(x, lo, hi, alpha=0.3, label="95% CI")
     ax.plot(x, y, "o-", label=ylabel)
+    if size is not None and target_threshold(size, metric, stat) is not None:
+        ax.axhline(target_threshold(size, metric, stat), color="tab:gray",
+                   linestyle="--", label="target")
     if size is not None and np.isfinite(size["answer"]):
         ax.axvspan(size["answer_lo"], size["answer_hi"], color="tab:red",
                    alpha=0.15, label="answer uncertainty")
@@ -325,13 +344,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("result", help="schelling result file (OUT.h5)")
     ap.add_argument("-o", "--outdir", required=True, help="output directory")
-    ap.add_argument("--metric", default="uncovered_shortfall")
-    ap.add_argument("--stat", default="es_99",
-                    help="mean, p_positive, var_<lvl> or es_<lvl>")
+    ap.add_argument("--metric", help="default: the solver target's metric "
+                    "with --size, else uncovered_shortfall")
+    ap.add_argument("--stat", help="mean, p_positive, var_<lvl> or es_<lvl>; "
+                    "default: the solver target's statistic, else es_99")
     ap.add_argument("--size", help="size.h5 written by schelling size -o")
     args = ap.parse_args(argv)
-    paths = make_plots(args.result, args.outdir, args.metric, args.stat,
-                       args.size)
+    metric, stat = target_figure(read_size(args.size))
+    paths = make_plots(args.result, args.outdir, args.metric or metric,
+                       args.stat or stat, args.size)
     for p in paths.values():
         print(p)
     return 0
