@@ -13,22 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "paths.h"
 #include "scenario.h"
 #include "schelling/engine.h"
 
-static int failures;
-
-static void report(const char *name, double value, const char *unit,
-                   double limit, const char *config, int ok) {
-  printf("{\"name\": \"%s\", \"value\": %.4g, \"unit\": \"%s\", "
-         "\"limit\": %.4g, \"ratio_to_limit\": %.3g, \"verified\": %s, "
-         "\"config\": %s}\n",
-         name, value, unit, limit, value / limit, ok ? "true" : "false",
-         config);
-  fflush(stdout);
-  failures += !ok;
-}
 
 static void load(sch_config *cfg, sch_loanbook *book, const char *paths,
                  const char *extra) {
@@ -106,13 +95,13 @@ int main(int argc, char **argv) {
   sch_summary liq;
   sch_results_summary(r1, sch_results_metric_index(r1, "liquidations"), &liq);
   bool ok = same_summaries(r1, r2) && fabs(liq.p_positive - 0.968) < 0.02;
-  report("engine_paths_per_s_1_thread", pps1, "paths/s", 1e6 / 20.0, cfg_json,
+  bench_report("engine_paths_per_s_1_thread", pps1, "paths/s", 1e6 / 20.0, cfg_json,
          ok);
-  report("engine_paths_per_s_2_threads", pps2, "paths/s", 1e6 / 10.0,
+  bench_report("engine_paths_per_s_2_threads", pps2, "paths/s", 1e6 / 10.0,
          cfg_json, ok);
-  report("parallel_efficiency_2_threads", pps2 / (2 * pps1), "fraction", 0.9,
+  bench_report("parallel_efficiency_2_threads", pps2 / (2 * pps1), "fraction", 0.9,
          cfg_json, ok);
-  report("default_run_projected_s_2_threads", 1e6 / pps2, "s", 10.0, cfg_json,
+  bench_report("default_run_projected_s_2_threads", 1e6 / pps2, "s", 10.0, cfg_json,
          ok);
 
   /* paths on which the liquidation machinery had any account to consider */
@@ -123,7 +112,7 @@ int main(int argc, char **argv) {
   long reached = 0;
   for (long p = 0; p < paths; p++)
     reached += liqs[p] > 0 || skip[p] > 0;
-  report("screen_fraction", (double)reached / paths, "fraction", 1.0, cfg_json,
+  bench_report("screen_fraction", (double)reached / paths, "fraction", 1.0, cfg_json,
          reached >= liq.p_positive * paths);
   sch_results_free(r1);
   sch_results_free(r2);
@@ -138,7 +127,7 @@ int main(int argc, char **argv) {
   double eng = sch_results_seconds(rq) / 20000.0;
   sch_summary ql;
   sch_results_summary(rq, sch_results_metric_index(rq, "liquidations"), &ql);
-  report("quiet_path_cost_ratio", eng / gen, "x generation alone", 1.2,
+  bench_report("quiet_path_cost_ratio", eng / gen, "x generation alone", 1.2,
          "{\"scenario\": \"default, HF >= 5\", \"paths\": 20000}",
          ql.p_positive == 0.0);
   sch_results_free(rq);
@@ -146,5 +135,5 @@ int main(int argc, char **argv) {
   sch_config_free(&quiet);
   sch_loanbook_free(&book);
   sch_config_free(&cfg);
-  return failures ? 1 : 0;
+  return bench_failures ? 1 : 0;
 }

@@ -7,20 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "paths.h"
 #include "scenario.h"
 
-static int failures;
-
-static void report(const char *name, double value, const char *unit,
-                   double limit, const char *config, int ok) {
-  printf("{\"name\": \"%s\", \"value\": %.4g, \"unit\": \"%s\", "
-         "\"limit\": %.4g, \"ratio_to_limit\": %.3g, \"verified\": %s, "
-         "\"config\": %s}\n",
-         name, value, unit, limit, value / limit, ok ? "true" : "false",
-         config);
-  failures += !ok;
-}
 
 /* Moments of the normals as the self-check. */
 static int normals_ok(const float *z, int64_t n) {
@@ -49,8 +39,8 @@ static void bench_normals(void) {
   int ok_ref = normals_ok(z, 2 * pairs * SCH_LANES);
   const char *cfg = "{\"generator\": \"pcg32 per path, float Box-Muller\", "
                     "\"threads\": 1}";
-  report("normals_ns", vec * 1e9, "ns/normal/core", 1.0, cfg, ok);
-  report("normals_ns_scalar_reference", ref * 1e9, "ns/normal/core", 1.0, cfg,
+  bench_report("normals_ns", vec * 1e9, "ns/normal/core", 1.0, cfg, ok);
+  bench_report("normals_ns_scalar_reference", ref * 1e9, "ns/normal/core", 1.0, cfg,
          ok_ref);
 }
 
@@ -73,7 +63,7 @@ static void bench_path_step(void) {
   sch_error err = {{0}};
   if (sch_scenario_build(&c, &book, &sc, &err) != SCH_OK) {
     fprintf(stderr, "bench: %s\n", err.msg);
-    failures++;
+    bench_failures++;
     return;
   }
   const int64_t row = (c.simulation.steps + 1) * 4;
@@ -99,7 +89,7 @@ static void bench_path_step(void) {
   double want = log(100) - 0.5 * 0.5625 * t + 2 * t * -0.05 + 1 * t * -0.08;
   double sd = sqrt(0.5625 * t + 2 * t * 0.005 + t * 0.0089) / sqrt(n);
   int ok = same && fabs(sum_last / n - want) < 5 * sd;
-  report("path_step_ns", ns, "ns/asset-step/core", 1.5,
+  bench_report("path_step_ns", ns, "ns/asset-step/core", 1.5,
          "{\"risky_assets\": 4, \"steps\": 1440, \"jumps\": true, "
          "\"threads\": 1}",
          ok);
@@ -112,5 +102,5 @@ static void bench_path_step(void) {
 int main(void) {
   bench_normals();
   bench_path_step();
-  return failures ? 1 : 0;
+  return bench_failures ? 1 : 0;
 }
