@@ -9,38 +9,13 @@
 
 #include "cascade.h"
 #include "paths.h"
+#include "results.h"
 #include "scenario.h"
 #include "schelling/sweep.h"
 
 /* Blocks simulated between two merges. Only memory and progress granularity
  * depend on it: the merge is in block order whatever the wave. */
 #define WAVE_BLOCKS 64
-#define METRIC_NAME_MAX 64
-
-/* Batches of consecutive blocks for the CI of VaR/ES differences. */
-#define DIFF_BATCHES 20
-
-struct sch_results {
-  int n_points, baseline, n_metrics;
-  char (*names)[METRIC_NAME_MAX];
-  sch_accum **acc;   /* [P * M] */
-  sch_accum **diff;  /* [P * M] per-path differences to the baseline */
-  sch_accum **batch; /* [P * M * n_batches] for the VaR/ES difference CIs */
-  int n_batches;
-  int64_t n_blocks;
-  double **per_path; /* [P * M][path] with keep_per_path */
-  int64_t n_paths;
-  int threads;
-  double seconds;
-  /* /samples: the worst paths of the baseline point by shortfall */
-  int n_samples;
-  int64_t *sample_index;
-  double *sample_shortfall;
-  double *sample_market, *sample_fundamental;
-  int64_t n_times;
-  int n_assets;
-  char asset_names[SCH_MAX_ASSETS][SCH_NAME_MAX];
-};
 
 /* Per-thread scratch: one lane group of paths, and per point the path and
  * cascade scratch. */
@@ -85,19 +60,16 @@ static sch_hist_spec hist_for(int m, int n_assets) {
   return (sch_hist_spec){1.0, 1e13, 10}; /* USD */
 }
 
-static int64_t block_count(int64_t n_paths) {
+int64_t sch_block_count(int64_t n_paths) {
   return (n_paths + SCH_BLOCK_PATHS - 1) / SCH_BLOCK_PATHS;
 }
 
-static int64_t block_size(int64_t n_paths, int64_t b) {
+int64_t sch_block_size(int64_t n_paths, int64_t b) {
   int64_t left = n_paths - b * SCH_BLOCK_PATHS;
   return left < SCH_BLOCK_PATHS ? left : SCH_BLOCK_PATHS;
 }
 
 /* Consecutive blocks form the batches: batch of block b is b * B / blocks. */
-static int batch_of_block(const sch_results *res, int64_t b) {
-  return (int)(b * res->n_batches / res->n_blocks);
-}
 
 static sch_accum *new_accum(const sch_config *cfg, int m, int64_t n,
                             sch_error *err) {
@@ -113,7 +85,7 @@ static bool create_comparison(sch_results *res, const sch_config *cfg,
                                                 : DIFF_BATCHES;
   int64_t batch_paths[DIFF_BATCHES] = {0};
   for (int64_t b = 0; b < res->n_blocks; b++)
-    batch_paths[batch_of_block(res, b)] += block_size(res->n_paths, b);
+    batch_paths[sch_batch_of_block(res, b)] += sch_block_size(res->n_paths, b);
   res->diff = calloc((size_t)(P * M), sizeof *res->diff);
   res->batch = calloc((size_t)(P * M * res->n_batches), sizeof *res->batch);
   if (!res->diff || !res->batch)
@@ -131,8 +103,8 @@ static bool create_comparison(sch_results *res, const sch_config *cfg,
   return true;
 }
 
-static sch_results *results_create(const sch_config *cfg, int n_points,
-                                   int baseline, bool keep, sch_error *err) {
+sch_results *sch_results_create(const sch_config *cfg, int n_points,
+                                int baseline, bool keep, sch_error *err) {
   sch_results *res = calloc(1, sizeof *res);
   if (!res)
     return NULL;
@@ -141,7 +113,9 @@ static sch_results *results_create(const sch_config *cfg, int n_points,
   res->baseline = baseline;
   res->n_metrics = M;
   res->n_paths = cfg->simulation.paths;
-  res->n_blocks = block_count(res->n_paths);
+  res->n_blocks = sch_block_count(res->n_paths);
+  res->block_begin = 0;
+  res->block_end = res->n_blocks;
   res->n_assets = cfg->n_assets;
   res->n_times = cfg->simulation.steps + 1;
   for (int i = 0; i < cfg->n_assets; i++)
@@ -189,6 +163,8 @@ void sch_results_free(sch_results *res) {
       sch_accum_free(res->batch[pm * res->n_batches + q]);
   }
   free(res->names);
+  free(res->moments);
+  free(res->diff_moments);
   free(res->acc);
   free(res->diff);
   free(res->batch);
@@ -202,8 +178,8 @@ void sch_results_free(sch_results *res) {
 
 /* Keep the worst `cap` paths by shortfall; ties keep the lower index, which
  * is the one seen first because paths are offered in index order. */
-static void offer_sample(sch_results *res, int cap, int64_t path,
-                         double shortfall) {
+void sch_results_offer_sample(sch_results *res, int cap, int64_t path,
+                              double shortfall) {
   int n = res->n_samples;
   if (cap == 0 || (n == cap && !(shortfall > res->sample_shortfall[n - 1])))
     return;
@@ -350,6 +326,24 @@ typedef struct wave {
   int64_t first_block, n_blocks, first_path, n_paths;
 } wave;
 
+static int64_t shard_blocks(const sch_results *res) {
+  return res->block_end - res->block_begin;
+}
+
+/* Restrict the results to a shard's blocks and make room for their
+ * per-block moments. */
+static bool set_block_range(sch_results *res, int shard, int shards) {
+  if (shards > 0) {
+    res->block_begin = sch_shard_first_block(res->n_blocks, shard, shards);
+    res->block_end = sch_shard_first_block(res->n_blocks, shard + 1, shards);
+  }
+  size_t n = (size_t)(res->n_points * res->n_metrics) *
+             (size_t)(shard_blocks(res) + 1) * 2;
+  res->moments = calloc(n, sizeof(double));
+  res->diff_moments = calloc(n, sizeof(double));
+  return res->moments && res->diff_moments;
+}
+
 /* Metric m of point p over the wave's paths. */
 static const double *wave_values(const sch_results *res, const double *buf,
                                  int64_t stride, int p, int m) {
@@ -366,16 +360,22 @@ static void merge_series(sch_results *res, const wave *wv, const double *buf,
   double d[SCH_BLOCK_PATHS];
   for (int64_t b = 0; b < wv->n_blocks; b++) {
     int64_t off = b * SCH_BLOCK_PATHS;
-    size_t n = (size_t)block_size(wv->first_path + wv->n_paths, wv->first_block + b);
+    int64_t blk = wv->first_block + b;
+    size_t n = (size_t)sch_block_size(res->n_paths, blk);
+    double *mom = res->moments + (pm * shard_blocks(res) + blk - res->block_begin) * 2;
+    sch_block_moments(v + off, n, &mom[0], &mom[1]);
     sch_accum_add_block(res->acc[pm], v + off, n);
     if (res->n_points == 1)
       continue;
-    int q = batch_of_block(res, wv->first_block + b);
+    int q = sch_batch_of_block(res, blk);
     sch_accum_add_block(res->batch[pm * res->n_batches + q], v + off, n);
     if (p == res->baseline)
       continue;
     for (size_t i = 0; i < n; i++)
       d[i] = v[off + (int64_t)i] - base[off + (int64_t)i];
+    double *dm =
+        res->diff_moments + (pm * shard_blocks(res) + blk - res->block_begin) * 2;
+    sch_block_moments(d, n, &dm[0], &dm[1]);
     sch_accum_add_block(res->diff[pm], d, n);
   }
   if (res->per_path[pm])
@@ -395,7 +395,7 @@ static sch_status merge_wave(sch_results *res, const sch_config *cfg,
   const double *shortfall =
       wave_values(res, buf, stride, res->baseline, SCH_METRIC_SHORTFALL);
   for (int64_t i = 0; i < wv->n_paths; i++)
-    offer_sample(res, cfg->output.samples, wv->first_path + i, shortfall[i]);
+    sch_results_offer_sample(res, cfg->output.samples, wv->first_path + i, shortfall[i]);
   if (writer && cfg->output.per_path)
     for (int pm = 0; pm < PM; pm++) {
       sch_status st = sch_h5_write_paths_block(
@@ -412,7 +412,7 @@ static sch_status simulate_all(sch_results *res, const run_plan *plan,
                                sch_h5_writer *writer, sch_error *err) {
   const sch_config *cfg = &plan->points[0];
   const int M = res->n_metrics, P = plan->n_points;
-  const int64_t n_paths = cfg->simulation.paths, n_blocks = res->n_blocks;
+  const int64_t n_paths = cfg->simulation.paths;
   /* Wave memory stays near 64 blocks' worth whatever the number of points. */
   const int64_t wave_blocks = P >= WAVE_BLOCKS / 2 ? 2 : WAVE_BLOCKS / P;
   const int64_t stride = wave_blocks * SCH_BLOCK_PATHS;
@@ -426,12 +426,14 @@ static sch_status simulate_all(sch_results *res, const run_plan *plan,
   }
   sch_status st = SCH_OK;
   double t0 = omp_get_wtime();
-  for (int64_t b0 = 0; b0 < n_blocks && st == SCH_OK; b0 += wave_blocks) {
+  const int64_t b_end = res->block_end;
+  for (int64_t b0 = res->block_begin; b0 < b_end && st == SCH_OK;
+       b0 += wave_blocks) {
     if (opt->interrupted && *opt->interrupted) {
       st = sch_fail(err, SCH_ERR_RUNTIME, "interrupted; no result written");
       break;
     }
-    wave wv = {b0, n_blocks - b0 < wave_blocks ? n_blocks - b0 : wave_blocks,
+    wave wv = {b0, b_end - b0 < wave_blocks ? b_end - b0 : wave_blocks,
                b0 * SCH_BLOCK_PATHS, 0};
     int64_t end = (b0 + wv.n_blocks) * SCH_BLOCK_PATHS;
     wv.n_paths = (end < n_paths ? end : n_paths) - wv.first_path;
@@ -439,11 +441,16 @@ static sch_status simulate_all(sch_results *res, const run_plan *plan,
     for (int64_t b = 0; b < wv.n_blocks; b++) {
       int64_t off = b * SCH_BLOCK_PATHS;
       simulate_block(plan, &workers[omp_get_thread_num()], wv.first_path + off,
-                     block_size(n_paths, b0 + b), M, buf, stride, off);
+                     sch_block_size(n_paths, b0 + b), M, buf, stride, off);
     }
     st = merge_wave(res, cfg, &wv, buf, stride, threads, writer, err);
-    if (opt->progress)
-      progress_bar(wv.first_path + wv.n_paths, n_paths, omp_get_wtime() - t0);
+    if (opt->progress) {
+      int64_t first = res->block_begin * SCH_BLOCK_PATHS;
+      int64_t last = b_end * SCH_BLOCK_PATHS < n_paths ? b_end * SCH_BLOCK_PATHS
+                                                       : n_paths;
+      progress_bar(wv.first_path + wv.n_paths - first, last - first,
+                   omp_get_wtime() - t0);
+    }
   }
   res->seconds = omp_get_wtime() - t0;
   free(buf);
@@ -569,10 +576,12 @@ sch_status sch_engine_run_sweep(const sch_config *points,
   st = build_plan(&plan, err);
   sch_results *res = NULL;
   if (st == SCH_OK &&
-      !(res = results_create(&points[0], n_points, baseline,
+      !(res = sch_results_create(&points[0], n_points, baseline,
                              opt->keep_per_path, err)))
     st = err && err->msg[0] ? SCH_ERR_RUNTIME
                             : sch_fail(err, SCH_ERR_RUNTIME, "out of memory");
+  if (st == SCH_OK && !set_block_range(res, opt->shard_index, opt->shard_count))
+    st = sch_fail(err, SCH_ERR_RUNTIME, "out of memory");
   if (st == SCH_OK) {
     res->threads = threads;
     if (writer && points[0].output.per_path) {

@@ -14,6 +14,7 @@
 #include "schelling/engine.h"
 #include "schelling/loanbook.h"
 #include "schelling/output.h"
+#include "schelling/shard.h"
 #include "schelling/size.h"
 #include "schelling/sweep.h"
 
@@ -23,8 +24,9 @@
 static const char usage[] =
     "usage: schelling run [CONFIG] [-o OUT.h5] [--paths N] [--seed S]\n"
     "                     [--threads T] [--set key.path=value ...]\n"
-    "                     [--sweep key.path=v1,v2,... ...] [--force] "
-    "[--quiet]\n"
+    "                     [--sweep key.path=v1,v2,... ...] [--shard I/N]\n"
+    "                     [--force] [--quiet]\n"
+    "       schelling merge SHARD.h5 ... -o OUT.h5 [--force]\n"
     "       schelling validate CONFIG [--set key.path=value ...]\n"
     "                     [--sweep key.path=v1,v2,... ...]\n"
     "       schelling report OUT.h5 [--json | --csv] [--diff]\n"
@@ -37,6 +39,8 @@ static const char usage[] =
     "run       simulate the scenario (the embedded default without CONFIG),\n"
     "          every sweep point on common random numbers, and write the\n"
     "          HDF5 result (output.file, or -o)\n"
+    "          (--shard I/N: only shard I of N, written as a shard file)\n"
+    "merge     combine a complete set of shards into the single run's file\n"
     "validate  check a config, its sweep and its loan book, print a summary\n"
     "report    print a result file: table, CSV or JSON; --diff: differences\n"
     "          against the baseline point with paired standard errors\n"
@@ -79,6 +83,7 @@ typedef struct cli_options {
   const char *sweeps[MAX_SWEEPS];
   size_t n_sweeps;
   int threads;
+  int shard, shards; /* --shard I/N; shards 0: the whole run */
   bool force, quiet, json;
 } cli_options;
 
@@ -159,6 +164,16 @@ static int parse_options(int argc, char **argv, int first, cli_options *o,
         return usage_error("--threads needs an integer in [1, 4096], got '%s'",
                            v ? v : "");
       o->threads = atoi(v);
+    } else if (strcmp(a, "--shard") == 0 && run) {
+      int i_shard = -1, n_shards = 0, used = 0;
+      if (!(v = option_value(argc, argv, &i)) ||
+          sscanf(v, "%d/%d%n", &i_shard, &n_shards, &used) != 2 ||
+          v[used] != '\0' || n_shards < 1 || n_shards > 100000 ||
+          i_shard < 0 || i_shard >= n_shards)
+        return usage_error("--shard needs I/N with 0 <= I < N, got '%s'",
+                           v ? v : "");
+      o->shard = i_shard;
+      o->shards = n_shards;
     } else if (a[0] == '-' && a[1] != '\0') {
       return usage_error("unknown option '%s'", a);
     } else if (!o->config) {
@@ -179,9 +194,11 @@ static void utc_now(char *buf, size_t len) {
   strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The result file, or with shards > 0 the shard file (same root attributes,
+ * /config and /sweep; the shard state instead of the summaries). */
 static sch_status write_result(const sch_config *cfg, const sch_sweep *sweep,
                                const sch_results *res, sch_h5_writer *w,
-                               sch_error *err) {
+                               int shard, int shards, sch_error *err) {
   char created[32];
   utc_now(created, sizeof created);
   sch_run_info info = {
@@ -200,7 +217,8 @@ static sch_status write_result(const sch_config *cfg, const sch_sweep *sweep,
   if (st == SCH_OK)
     st = sch_h5_write_sweep(w, sweep, err);
   if (st == SCH_OK)
-    st = sch_results_write(res, w, err);
+    st = shards > 0 ? sch_shard_write(res, w, shard, shards, err)
+                    : sch_results_write(res, w, err);
   return st;
 }
 
@@ -267,18 +285,23 @@ static int cmd_run(int argc, char **argv) {
         .threads = o.threads,
         .progress = !o.quiet && isatty(STDERR_FILENO),
         .interrupted = (volatile const int *)&interrupted_flag,
+        .shard_index = o.shard,
+        .shard_count = o.shards,
     };
     st = sch_engine_run_sweep(in.points, (const sch_loanbook *const *)in.books,
                               in.sweep.n_points, in.sweep.baseline, &opt, w,
                               &res, &err);
   }
   if (st == SCH_OK)
-    st = write_result(cfg, &in.sweep, res, w, &err);
+    st = write_result(cfg, &in.sweep, res, w, o.shard, o.shards, &err);
   if (st == SCH_OK)
     st = sch_h5_commit(&w, &err);
   else
     sch_h5_abort(&w);
-  if (st == SCH_OK && !o.quiet) {
+  if (st == SCH_OK && !o.quiet && o.shards > 0)
+    printf("shard %d/%d in %.2f s -> %s\n", o.shard, o.shards,
+           sch_results_seconds(res), cfg->output.file);
+  else if (st == SCH_OK && !o.quiet) {
     printf("%lld paths", (long long)cfg->simulation.paths);
     if (in.sweep.n_points > 1)
       printf(" x %d sweep points", in.sweep.n_points);
@@ -593,6 +616,38 @@ static int cmd_size(int argc, char **argv) {
   return rc;
 }
 
+/* schelling merge SHARD.h5 ... -o OUT.h5 [--force] */
+static int cmd_merge(int argc, char **argv) {
+  const char *out = NULL;
+  bool force = false;
+  const char **files = calloc((size_t)argc, sizeof *files);
+  int n = 0;
+  if (!files)
+    return SCH_ERR_RUNTIME;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+      out = argv[++i];
+    } else if (strcmp(argv[i], "--force") == 0) {
+      force = true;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      free(files);
+      return usage_error("unknown option '%s'", argv[i]);
+    } else {
+      files[n++] = argv[i];
+    }
+  }
+  if (!out || n == 0) {
+    free(files);
+    return usage_error("merge needs shard files and -o OUT.h5%s", "");
+  }
+  sch_error err = {{0}};
+  sch_status st = sch_shard_merge(files, n, out, force, &err);
+  free(files);
+  if (st != SCH_OK)
+    return fail(st, &err);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fputs(usage, stderr);
@@ -614,6 +669,8 @@ int main(int argc, char **argv) {
     return cmd_validate(argc, argv);
   if (strcmp(cmd, "report") == 0)
     return cmd_report(argc, argv);
+  if (strcmp(cmd, "merge") == 0)
+    return cmd_merge(argc, argv);
   if (strcmp(cmd, "size") == 0)
     return cmd_size(argc, argv);
   return usage_error("unknown command '%s'", cmd);

@@ -879,3 +879,5 @@ sch_status sch_h5_write_diff(sch_h5_writer *w, const char *metric,
   H5Gclose(g);
   return hst < 0 ? h5_fail(err, "write", name) : SCH_OK;
 }
+
+int64_t sch_h5_file_id(sch_h5_writer *w) { return (int64_t)w->file; }

@@ -234,8 +234,8 @@ static int hist_bin(const sch_accum *acc, double x) {
 }
 
 /* Two-pass mean and M2 of one block; NaN propagates on purpose. */
-static void block_moments(const double *values, size_t n, double *mean,
-                          double *m2) {
+void sch_block_moments(const double *values, size_t n, double *mean,
+                       double *m2) {
   double sum = 0.0;
   for (size_t i = 0; i < n; i++)
     sum += values[i];
@@ -250,8 +250,8 @@ static void block_moments(const double *values, size_t n, double *mean,
 }
 
 /* Chan, Golub & LeVeque (1979): merge (n_b, mean_b, M2_b) into the totals. */
-static void merge_moments(sch_accum *acc, int64_t n_b, double mean_b,
-                          double m2_b) {
+void sch_accum_merge_moments(sch_accum *acc, int64_t n_b, double mean_b,
+                             double m2_b) {
   if (acc->n == 0) {
     acc->n = n_b;
     acc->mean = mean_b;
@@ -269,8 +269,8 @@ void sch_accum_add_block(sch_accum *acc, const double *values, size_t n) {
   if (n == 0)
     return;
   double mean_b, m2_b;
-  block_moments(values, n, &mean_b, &m2_b);
-  merge_moments(acc, (int64_t)n, mean_b, m2_b);
+  sch_block_moments(values, n, &mean_b, &m2_b);
+  sch_accum_merge_moments(acc, (int64_t)n, mean_b, m2_b);
   for (size_t i = 0; i < n; i++) {
     double x = values[i];
     if (isnan(x)) {
@@ -424,4 +424,34 @@ void sch_level_name(double level, char *buf, size_t len) {
     n--;
   frac[n] = '\0';
   snprintf(buf, len, "%s", frac);
+}
+
+/* ---- state for exact merging of shards ------------------------------------ */
+
+void sch_accum_get_state(const sch_accum *acc, sch_accum_state *out) {
+  out->n = acc->n;
+  out->n_nan = acc->n_nan;
+  out->n_positive = acc->n_positive;
+  out->max = acc->max;
+  out->tail_len = acc->k_len;
+  out->tail = acc->heap;
+  out->n_bins = acc->n_bins;
+  out->counts = acc->counts;
+}
+
+sch_status sch_accum_absorb(sch_accum *acc, const sch_accum_state *s,
+                            sch_error *err) {
+  if (s->n_bins != acc->n_bins)
+    return sch_fail(err, SCH_ERR_INPUT,
+                    "accumulator state has %d histogram bins, expected %d",
+                    s->n_bins, acc->n_bins);
+  acc->n_nan += s->n_nan;
+  acc->n_positive += s->n_positive;
+  if (s->max > acc->max)
+    acc->max = s->max;
+  for (int b = 0; b < acc->n_bins; b++)
+    acc->counts[b] += s->counts[b];
+  for (size_t i = 0; i < s->tail_len; i++)
+    tail_offer(acc, s->tail[i]);
+  return SCH_OK;
 }

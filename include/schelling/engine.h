@@ -23,6 +23,8 @@ typedef struct sch_run_options {
   bool progress;       /**< progress bar on stderr */
   bool keep_per_path;  /**< keep every path's metrics in memory (tests) */
   volatile const int *interrupted; /**< set non-zero to stop (signal) */
+  int shard_index; /**< with shard_count > 0: simulate only shard i's blocks */
+  int shard_count; /**< 0: the whole run */
 } sch_run_options;
 
 /** Results of a run (opaque). */

@@ -245,6 +245,14 @@ sch_status sch_h5_write_diff(sch_h5_writer *w, const char *metric,
                              int n_points, const sch_diff *diff,
                              sch_error *err);
 
+/**
+ * The HDF5 file id (hid_t) of a writer's temporary file, for modules that
+ * write groups of their own (shard files).
+ * @param w writer
+ * @return the file id
+ */
+int64_t sch_h5_file_id(sch_h5_writer *w);
+
 #ifdef __cplusplus
 }
 #endif

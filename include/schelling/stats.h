@@ -103,6 +103,64 @@ void sch_accum_summarise(const sch_accum *acc, sch_summary *out);
 void sch_accum_free(sch_accum *acc);
 
 /**
+ * Mean and sum of squared deviations of one block, exactly as
+ * sch_accum_add_block() computes them.
+ * @param values block values
+ * @param n      count (> 0)
+ * @param mean   out
+ * @param m2     out
+ */
+void sch_block_moments(const double *values, size_t n, double *mean,
+                       double *m2);
+
+/**
+ * Merge one block's moments (Chan et al.) as sch_accum_add_block() does;
+ * call in block order. Only the moments: see sch_accum_absorb().
+ * @param acc  accumulator
+ * @param n    block size
+ * @param mean block mean
+ * @param m2   block sum of squared deviations
+ */
+void sch_accum_merge_moments(sch_accum *acc, int64_t n, double mean,
+                             double m2);
+
+/**
+ * The order-independent part of an accumulator (everything but the
+ * moments): what a shard exports so that a merge can rebuild, bit for bit,
+ * the accumulator of a single run (docs/output.md, shards).
+ */
+typedef struct sch_accum_state {
+  int64_t n;          /**< values seen (for checks) */
+  int64_t n_nan;
+  int64_t n_positive;
+  double max;
+  size_t tail_len;      /**< kept largest values */
+  const double *tail;   /**< [tail_len], any order */
+  int n_bins;
+  const uint64_t *counts; /**< [n_bins] */
+} sch_accum_state;
+
+/**
+ * Read an accumulator's order-independent state (pointers into acc).
+ * @param acc accumulator
+ * @param out filled
+ */
+void sch_accum_get_state(const sch_accum *acc, sch_accum_state *out);
+
+/**
+ * Add another accumulator's order-independent state: NaN and positive
+ * counts, max, histogram, and its kept tail (a top-k of a union is the
+ * top-k of the parts' top-k). Moments are merged separately, in block
+ * order, with sch_accum_merge_moments().
+ * @param acc accumulator (same levels, histogram grid and path total)
+ * @param s   state to add
+ * @param err message when the grids differ
+ * @return SCH_OK or SCH_ERR_INPUT
+ */
+sch_status sch_accum_absorb(sch_accum *acc, const sch_accum_state *s,
+                            sch_error *err);
+
+/**
  * Format a level for dataset names: 0.95 -> "95", 0.99 -> "99",
  * 0.999 -> "999", 0.9995 -> "9995".
  * @param level in (0,1)
