@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #define SCH_K_MAX_ASSETS 16
+#define SCH_K_MAX_SHOCKS 64 /**< most stress shocks of one run */
 
 /** What the path kernel needs: DESIGN.md 3.1. */
 typedef struct sch_path_model {
@@ -34,6 +35,20 @@ typedef struct sch_path_model {
   double jump_beta[SCH_K_MAX_ASSETS];
   double sys_rate, sys_mean, sys_stdev;
   uint64_t seed;
+  /** Stress shocks (docs/model.md "Replay and stress"): shock j adds
+   *  shock_log[j] = ln(1 - drop) to slot shock_slot[j] from step
+   *  shock_step[j] (>= 1) to the horizon, after generation or replay. */
+  int n_shocks;
+  int shock_slot[SCH_K_MAX_SHOCKS];
+  int64_t shock_step[SCH_K_MAX_SHOCKS];
+  double shock_log[SCH_K_MAX_SHOCKS];
+  /** Replay: with n_scenarios > 0 path p is scenario p mod n_scenarios,
+   *  read from replay_x[(s * (n_steps + 1) + k) * n_risky + r] instead of
+   *  simulated (no random numbers are drawn). The pointer makes two models
+   *  with the same replay compare unequal: a sweep regenerates, which only
+   *  costs a copy. */
+  int64_t n_scenarios;
+  const double *replay_x;
 } sch_path_model;
 
 /** Venue models, same values as sch_venue_model. */

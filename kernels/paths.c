@@ -130,12 +130,35 @@ void sch_normals_reference(uint64_t seed, uint64_t path, int64_t n_pairs,
   }
 }
 
+/* ---- replay and stress, shared by both implementations ------------------ */
+
+/* Replay: the scenario's log prices, copied as they are (path p replays
+ * scenario p mod n_scenarios, so a partly filled last block stays in
+ * bounds). */
+static void copy_scenario(const sch_path_model *m, uint64_t path, double *x,
+                          int64_t stride) {
+  const int64_t row = (m->n_steps + 1) * m->n_risky;
+  const double *src =
+      m->replay_x + (int64_t)(path % (uint64_t)m->n_scenarios) * row;
+  for (int64_t e = 0; e < row; e++)
+    x[e * stride] = src[e];
+}
+
+/* Stress shocks in config order: each adds ln(1 - drop) from its step on.
+ * Applied after the running sum, so a shock is a level shift, not a
+ * return that compounds. */
+static void add_shocks(const sch_path_model *m, double *x, int64_t stride) {
+  const int nr = m->n_risky;
+  for (int j = 0; j < m->n_shocks; j++)
+    for (int64_t k = m->shock_step[j]; k <= m->n_steps; k++)
+      x[(k * nr + m->shock_slot[j]) * stride] += m->shock_log[j];
+}
+
 /* x(k) - x(k-1) = drift + scale (C z_k), then jumps, then the running sum;
  * the block kernel does exactly these operations in this order per lane. */
-void sch_path_generate(const sch_path_model *m, uint64_t path, double *x) {
+static void simulate_reference(const sch_path_model *m, uint64_t path,
+                               double *x) {
   const int nr = m->n_risky;
-  if (nr == 0)
-    return;
   int64_t n_pairs = pairs_needed(m);
   float *z = malloc((size_t)(2 * n_pairs + 1) * sizeof(float));
   double *scale = malloc((size_t)(m->n_steps + 1) * sizeof(double));
@@ -165,6 +188,16 @@ void sch_path_generate(const sch_path_model *m, uint64_t path, double *x) {
       x[k * nr + r] += x[(k - 1) * nr + r];
   free(z);
   free(scale);
+}
+
+void sch_path_generate(const sch_path_model *m, uint64_t path, double *x) {
+  if (m->n_risky == 0)
+    return;
+  if (m->n_scenarios > 0)
+    copy_scenario(m, path, x, 1);
+  else
+    simulate_reference(m, path, x);
+  add_shocks(m, x, 1);
 }
 
 /* ---- block kernel -------------------------------------------------------- */
@@ -255,10 +288,8 @@ static void block_cumulate(const sch_path_model *m, double *x) {
   }
 }
 
-void sch_path_generate_block(const sch_path_model *m, uint64_t first,
-                             sch_path_ws *ws, double *x) {
-  if (m->n_risky == 0)
-    return;
+static void simulate_block(const sch_path_model *m, uint64_t first,
+                           sch_path_ws *ws, double *x) {
   sch_normals_block(m->seed, first, ws->n_pairs, ws->z);
   for (int64_t k = 0; k <= m->n_steps; k++)
     for (int l = 0; l < SCH_LANES; l++)
@@ -270,4 +301,18 @@ void sch_path_generate_block(const sch_path_model *m, uint64_t first,
   for (int l = 0; l < SCH_LANES; l++)
     add_jumps(m, first + (uint64_t)l, x + l, SCH_LANES);
   block_cumulate(m, x);
+}
+
+void sch_path_generate_block(const sch_path_model *m, uint64_t first,
+                             sch_path_ws *ws, double *x) {
+  if (m->n_risky == 0)
+    return;
+  if (m->n_scenarios > 0) {
+    for (int l = 0; l < SCH_LANES; l++)
+      copy_scenario(m, first + (uint64_t)l, x + l, SCH_LANES);
+  } else {
+    simulate_block(m, first, ws, x);
+  }
+  for (int l = 0; l < SCH_LANES; l++)
+    add_shocks(m, x + l, SCH_LANES);
 }

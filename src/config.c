@@ -390,7 +390,7 @@ static sch_status read_all(cfg_ctx *ctx) {
   static const char *const top_keys[] = {
       "simulation", "assets",         "correlation", "systemic_jumps", "venues",
       "oracles",    "protocol",       "liquidators", "loanbook",       "output",
-      "sweep",      "sweep_baseline", "size"};
+      "sweep",      "sweep_baseline", "size",        "stress"};
   /* sweep, sweep_baseline and size are read by config_sweep.c: a point is
    * the configuration without them. */
   const cfg_section *top = &ctx->top;
@@ -401,6 +401,10 @@ static sch_status read_all(cfg_ctx *ctx) {
     st = cfg_read_assets(ctx);
   if (st == SCH_OK)
     st = cfg_check_rng_budget(ctx);
+  if (st == SCH_OK)
+    st = cfg_read_stress(ctx);
+  if (st == SCH_OK)
+    st = cfg_read_replay(ctx);
   if (st == SCH_OK)
     st = cfg_read_correlation(ctx);
   if (st == SCH_OK)

@@ -90,6 +90,14 @@ sch_status cfg_read_protocol(cfg_ctx *ctx);
 sch_status cfg_read_liquidators(cfg_ctx *ctx);
 sch_status cfg_read_loanbook(cfg_ctx *ctx);
 sch_status cfg_read_output(cfg_ctx *ctx);
+/** A file name made absolute, relative to the config's directory. */
+sch_status cfg_resolve_path(cfg_ctx *ctx, const cfg_node *node,
+                            const char *file, const char *label,
+                            char out[SCH_PATH_MAX]);
+
+/* Replay and stress shocks (config_stress.c), read after the assets. */
+sch_status cfg_read_replay(cfg_ctx *ctx);
+sch_status cfg_read_stress(cfg_ctx *ctx);
 
 /* Whole configurations (config.c). */
 /** A plain scalar that is a finite decimal number. */

@@ -86,6 +86,25 @@ static void put_simulation(text_buf *b, const sch_simulation_spec *sim) {
   put(b, "  returns: %s\n  dof: %s\n",
       sim->returns == SCH_RETURNS_STUDENT_T ? "student_t" : "gaussian",
       num(sim->dof, d));
+  if (sim->replay_file[0]) {
+    put(b, "  replay: {file: ");
+    put_string(b, sim->replay_file);
+    put(b, "}\n");
+  }
+}
+
+/* Written only when there are shocks: configs without keep their text. */
+static void put_stress(text_buf *b, const sch_config *cfg) {
+  char t[32], d[32];
+  if (cfg->n_stress == 0)
+    return;
+  put(b, "stress:\n");
+  for (int j = 0; j < cfg->n_stress; j++) {
+    const sch_stress_spec *s = &cfg->stress[j];
+    put(b, "  - {asset: ");
+    put_string(b, cfg->assets[s->asset].name);
+    put(b, ", time: %ss, drop: %s}\n", num(s->time_s, t), num(s->drop, d));
+  }
 }
 
 static void put_assets(text_buf *b, const sch_config *cfg) {
@@ -240,6 +259,7 @@ sch_status cfg_write_resolved(sch_config *cfg, sch_error *err) {
   put_simulation(&b, &cfg->simulation);
   put_assets(&b, cfg);
   put_market(&b, cfg);
+  put_stress(&b, cfg);
   put_protocol(&b, cfg);
   put_liquidators(&b, cfg);
   put_loanbook(&b, cfg);

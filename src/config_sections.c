@@ -56,8 +56,8 @@ static sch_status count_steps(cfg_ctx *ctx, const cfg_section *s) {
 }
 
 sch_status cfg_read_simulation(cfg_ctx *ctx) {
-  static const char *const keys[] = {"paths", "horizon", "step",
-                                     "seed",  "returns", "dof"};
+  static const char *const keys[] = {"paths",   "horizon", "step",  "seed",
+                                     "returns", "dof",     "replay"};
   sch_simulation_spec *sim = &ctx->cfg->simulation;
   cfg_section s;
   TRY(cfg_open(&ctx->top, "simulation", true, &s));
@@ -505,8 +505,9 @@ sch_status cfg_read_liquidators(cfg_ctx *ctx) {
 
 /* A relative path is relative to the config file's directory; the result is
  * made absolute so that it means the same thing from any working dir. */
-static sch_status resolve_book_path(cfg_ctx *ctx, const cfg_node *node,
-                                    const char *file) {
+sch_status cfg_resolve_path(cfg_ctx *ctx, const cfg_node *node,
+                            const char *file, const char *label,
+                            char out[SCH_PATH_MAX]) {
   char joined[2 * SCH_PATH_MAX], cwd[SCH_PATH_MAX];
   const char *base = ctx->base_dir;
   if (file[0] == '/' || !base || !base[0] || strcmp(base, ".") == 0)
@@ -521,10 +522,9 @@ static sch_status resolve_book_path(cfg_ctx *ctx, const cfg_node *node,
   }
   if (n < 0 || n >= SCH_PATH_MAX)
     return cfg_fail_at(ctx->err, node,
-                       "loanbook.file: the resolved path is longer than %d "
-                       "characters",
-                       SCH_PATH_MAX - 1);
-  snprintf(ctx->cfg->loanbook.file, SCH_PATH_MAX, "%s", joined);
+                       "%s: the resolved path is longer than %d characters",
+                       label, SCH_PATH_MAX - 1);
+  snprintf(out, SCH_PATH_MAX, "%s", joined);
   return SCH_OK;
 }
 
@@ -645,7 +645,8 @@ sch_status cfg_read_loanbook(cfg_ctx *ctx) {
                        "generate: (a generated book)");
   char path[SCH_PATH_MAX];
   TRY(cfg_node_string(ctx->err, file, "loanbook.file", path, sizeof path));
-  return resolve_book_path(ctx, file, path);
+  return cfg_resolve_path(ctx, file, path, "loanbook.file",
+                          ctx->cfg->loanbook.file);
 }
 
 /* --------------------------------------------------------------- output */

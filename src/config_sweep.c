@@ -52,6 +52,7 @@ static const char *const unsweepable[] = {
     "simulation.paths",
     "simulation.horizon",
     "simulation.step",
+    "simulation.replay", /* sets the number of paths */
     "output",
     "sweep",
     "sweep_baseline",

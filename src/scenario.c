@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay.h"
+
 int sch_cholesky(const double a[][SCH_MAX_ASSETS], int n,
                  double l[][SCH_MAX_ASSETS]) {
   for (int i = 0; i < n; i++)
@@ -71,6 +73,39 @@ static sch_status build_path_model(const sch_config *cfg, sch_path_model *pm,
     pm->jump_stdev[r] = a->jumps.stdev;
     pm->jump_beta[r] = a->jump_beta;
   }
+  return SCH_OK;
+}
+
+/* Shocks start at the first step at or after their time (1e-9 absorbs
+ * t/dt rounding, as for oracle delays); the loader keeps time > 0, so the
+ * step is >= 1 and S(0) is never moved. */
+static void build_shocks(const sch_config *cfg, sch_path_model *pm) {
+  int slot_of_asset[SCH_MAX_ASSETS];
+  for (int r = 0; r < pm->n_risky; r++)
+    slot_of_asset[pm->risky_asset[r]] = r;
+  for (int j = 0; j < cfg->n_stress && j < SCH_K_MAX_SHOCKS; j++) {
+    const sch_stress_spec *s = &cfg->stress[j];
+    int64_t k = (int64_t)ceil(s->time_s / cfg->simulation.step_s - 1e-9);
+    pm->shock_slot[j] = slot_of_asset[s->asset];
+    pm->shock_step[j] = k < 1 ? 1 : k;
+    pm->shock_log[j] = log(1.0 - s->drop);
+    pm->n_shocks = j + 1;
+  }
+}
+
+/* The replay file is read again here (the loader only checked it), into
+ * storage the scenario owns. */
+static sch_status build_replay(const sch_config *cfg, sch_scenario *sc,
+                               sch_error *err) {
+  if (!cfg->simulation.replay_file[0] || sc->paths.n_risky == 0)
+    return SCH_OK;
+  sch_replay replay;
+  sch_status st = sch_replay_read(cfg, &replay, err);
+  if (st != SCH_OK)
+    return st;
+  sc->replay_x = replay.log_prices;
+  sc->paths.n_scenarios = replay.n_scenarios;
+  sc->paths.replay_x = replay.log_prices;
   return SCH_OK;
 }
 
@@ -245,6 +280,9 @@ sch_status sch_scenario_build(const sch_config *cfg, const sch_loanbook *book,
   sch_status st = build_path_model(cfg, &sc->paths, err);
   if (st != SCH_OK)
     return st;
+  build_shocks(cfg, &sc->paths);
+  if ((st = build_replay(cfg, sc, err)) != SCH_OK)
+    return st;
   build_market_model(cfg, &sc->market);
   sc->market.n_accounts = book->n_accounts;
   sc->market.collateral = book->collateral;
@@ -262,6 +300,10 @@ void sch_scenario_free(sch_scenario *sc) {
   free(sc->account_order);
   free(sc->account_values);
   free(sc->group_of_account);
+  free(sc->replay_x);
+  sc->replay_x = NULL;
+  sc->paths.replay_x = NULL;
+  sc->paths.n_scenarios = 0;
   sc->group_of_account = NULL;
   sc->groups = NULL;
   sc->account_order = NULL;

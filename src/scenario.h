@@ -17,6 +17,7 @@ typedef struct sch_scenario {
   int32_t *account_order; /* storage of by_health / by_cover */
   double *account_values; /* storage of health0 / cover0 */
   int32_t *group_of_account;
+  double *replay_x; /* storage of paths.replay_x */
 } sch_scenario;
 
 /**

@@ -20,6 +20,7 @@ extern "C" {
 #define SCH_PATH_MAX 4096   /**< longest file path + 1 */
 #define SCH_MAX_LEVELS 8    /**< most VaR/ES levels */
 #define SCH_MAX_MIX 16      /**< most loan kinds in a generated book */
+#define SCH_MAX_STRESS 64   /**< most entries of `stress:` */
 
 /** Distribution of the per-step shocks z_k (DESIGN.md 3.1). */
 typedef enum sch_returns {
@@ -141,7 +142,18 @@ typedef struct sch_simulation_spec {
   uint64_t seed;
   sch_returns returns;
   double dof;       /**< student_t degrees of freedom (> 2) */
+  /** `replay.file`: CSV of price scenarios (absolute path), "" to simulate;
+   *  with a replay, `paths` is the number of scenarios in the file. */
+  char replay_file[SCH_PATH_MAX];
 } sch_simulation_spec;
+
+/** One entry of `stress:`: the fundamental price of `asset` drops by the
+ *  fraction `drop` at `time_s` (docs/model.md "Replay and stress"). */
+typedef struct sch_stress_spec {
+  int asset;     /**< index into assets (a risky asset) */
+  double time_s; /**< seconds, in (0, horizon] */
+  double drop;   /**< fraction in (0, 1) */
+} sch_stress_spec;
 
 /** The whole validated configuration. */
 typedef struct sch_config {
@@ -157,6 +169,8 @@ typedef struct sch_config {
   sch_liquidator_spec liquidators;
   sch_loanbook_spec loanbook;
   sch_output_spec output;
+  int n_stress;
+  sch_stress_spec stress[SCH_MAX_STRESS]; /**< in config order */
   char *resolved_yaml; /**< every key with its value, as YAML (owned) */
 } sch_config;
 
