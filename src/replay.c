@@ -364,10 +364,12 @@ static sch_status read_lines(reader *rd, FILE *file) {
   if (st == SCH_OK && ferror(file))
     st = sch_fail(rd->err, SCH_ERR_INPUT, "%s: cannot read: %s", rd->path,
                   strerror(errno));
-  if (st == SCH_OK && !have_header)
+  if (st == SCH_OK && !have_header) {
+    rd->line = rd->line > 0 ? rd->line : 1;
     st = input_error(rd, 1,
                      "empty replay file: expected a header "
                      "'time,<ASSET>,...'");
+  }
   return st;
 }
 
