@@ -10,6 +10,7 @@
 #include "cascade.h"
 #include "paths.h"
 #include "results.h"
+#include "schelling/shard.h"
 #include "scenario.h"
 #include "schelling/sweep.h"
 
@@ -138,6 +139,7 @@ sch_results *sch_results_create(const sch_config *cfg, int n_points,
   int k = cfg->output.samples;
   if (k > res->n_paths)
     k = (int)res->n_paths;
+  res->sample_cap = k;
   res->sample_index = calloc((size_t)k + 1, sizeof(int64_t));
   res->sample_shortfall = calloc((size_t)k + 1, sizeof(double));
   if (!res->sample_index || !res->sample_shortfall)
@@ -337,6 +339,7 @@ static bool set_block_range(sch_results *res, int shard, int shards) {
     res->block_begin = sch_shard_first_block(res->n_blocks, shard, shards);
     res->block_end = sch_shard_first_block(res->n_blocks, shard + 1, shards);
   }
+  res->block_next = res->block_begin;
   size_t n = (size_t)(res->n_points * res->n_metrics) *
              (size_t)(shard_blocks(res) + 1) * 2;
   res->moments = calloc(n, sizeof(double));
@@ -427,10 +430,13 @@ static sch_status simulate_all(sch_results *res, const run_plan *plan,
   sch_status st = SCH_OK;
   double t0 = omp_get_wtime();
   const int64_t b_end = res->block_end;
-  for (int64_t b0 = res->block_begin; b0 < b_end && st == SCH_OK;
+  for (int64_t b0 = res->block_next; b0 < b_end && st == SCH_OK;
        b0 += wave_blocks) {
     if (opt->interrupted && *opt->interrupted) {
-      st = sch_fail(err, SCH_ERR_RUNTIME, "interrupted; no result written");
+      st = opt->checkpoint ? opt->checkpoint(opt->checkpoint_ctx, res, true, err)
+                           : SCH_OK;
+      if (st == SCH_OK)
+        st = sch_fail(err, SCH_ERR_RUNTIME, "interrupted; no result written");
       break;
     }
     wave wv = {b0, b_end - b0 < wave_blocks ? b_end - b0 : wave_blocks,
@@ -444,6 +450,9 @@ static sch_status simulate_all(sch_results *res, const run_plan *plan,
                      sch_block_size(n_paths, b0 + b), M, buf, stride, off);
     }
     st = merge_wave(res, cfg, &wv, buf, stride, threads, writer, err);
+    res->block_next = b0 + wv.n_blocks;
+    if (st == SCH_OK && opt->checkpoint)
+      st = opt->checkpoint(opt->checkpoint_ctx, res, false, err);
     if (opt->progress) {
       int64_t first = res->block_begin * SCH_BLOCK_PATHS;
       int64_t last = b_end * SCH_BLOCK_PATHS < n_paths ? b_end * SCH_BLOCK_PATHS
@@ -592,6 +601,9 @@ sch_status sch_engine_run_sweep(const sch_config *points,
                                points[0].simulation.paths, err);
     }
   }
+  if (st == SCH_OK && opt->resume)
+    st = sch_shard_resume(res, opt->resume, opt->resume_config,
+                          opt->shard_index, opt->shard_count, err);
   if (st == SCH_OK)
     st = simulate_all(res, &plan, opt, threads, writer, err);
   if (st == SCH_OK)

@@ -25,7 +25,8 @@ static const char usage[] =
     "usage: schelling run [CONFIG] [-o OUT.h5] [--paths N] [--seed S]\n"
     "                     [--threads T] [--set key.path=value ...]\n"
     "                     [--sweep key.path=v1,v2,... ...] [--shard I/N]\n"
-    "                     [--force] [--quiet]\n"
+    "                     [--checkpoint FILE [--checkpoint-every SECONDS]\n"
+    "                     [--resume]] [--force] [--quiet]\n"
     "       schelling merge SHARD.h5 ... -o OUT.h5 [--force]\n"
     "       schelling validate CONFIG [--set key.path=value ...]\n"
     "                     [--sweep key.path=v1,v2,... ...]\n"
@@ -40,6 +41,8 @@ static const char usage[] =
     "          every sweep point on common random numbers, and write the\n"
     "          HDF5 result (output.file, or -o)\n"
     "          (--shard I/N: only shard I of N, written as a shard file)\n"
+    "          (--checkpoint: save progress every 300 s and on SIGTERM/SIGINT,\n"
+    "          then exit 75; --resume continues from it, same result bits)\n"
     "merge     combine a complete set of shards into the single run's file\n"
     "validate  check a config, its sweep and its loan book, print a summary\n"
     "report    print a result file: table, CSV or JSON; --diff: differences\n"
@@ -84,6 +87,9 @@ typedef struct cli_options {
   size_t n_sweeps;
   int threads;
   int shard, shards; /* --shard I/N; shards 0: the whole run */
+  const char *checkpoint;  /* --checkpoint FILE */
+  double checkpoint_every; /* seconds */
+  bool resume;
   bool force, quiet, json;
 } cli_options;
 
@@ -174,6 +180,18 @@ static int parse_options(int argc, char **argv, int first, cli_options *o,
                            v ? v : "");
       o->shard = i_shard;
       o->shards = n_shards;
+    } else if (strcmp(a, "--checkpoint") == 0 && run) {
+      if (!(v = option_value(argc, argv, &i)) || !*v)
+        return usage_error("%s needs a file name", a);
+      o->checkpoint = v;
+    } else if (strcmp(a, "--checkpoint-every") == 0 && run) {
+      char *end = NULL;
+      if (!(v = option_value(argc, argv, &i)) ||
+          !((o->checkpoint_every = strtod(v, &end)) >= 0) || *end)
+        return usage_error("--checkpoint-every needs seconds >= 0, got '%s'",
+                           v ? v : "");
+    } else if (strcmp(a, "--resume") == 0 && run) {
+      o->resume = true;
     } else if (a[0] == '-' && a[1] != '\0') {
       return usage_error("unknown option '%s'", a);
     } else if (!o->config) {
@@ -220,6 +238,59 @@ static sch_status write_result(const sch_config *cfg, const sch_sweep *sweep,
     st = shards > 0 ? sch_shard_write(res, w, shard, shards, err)
                     : sch_results_write(res, w, err);
   return st;
+}
+
+/* --checkpoint: the blocks done so far, as a shard file written atomically
+ * (temporary file and rename) every `every` seconds and when interrupted. */
+typedef struct checkpointer {
+  const cli_options *o;
+  const sch_config *cfg;
+  const sch_sweep *sweep;
+  double last;
+  bool final_written;
+} checkpointer;
+
+static double seconds_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static sch_status write_checkpoint(void *ctx, const sch_results *res,
+                                   bool final, sch_error *err) {
+  checkpointer *c = ctx;
+  double now = seconds_now();
+  if (!final && now - c->last < c->o->checkpoint_every)
+    return SCH_OK;
+  sch_h5_writer *w = NULL;
+  sch_status st = sch_h5_open(c->o->checkpoint, true, &w, err);
+  if (st == SCH_OK)
+    st = write_result(c->cfg, c->sweep, res, w, c->o->shard,
+                      c->o->shards > 0 ? c->o->shards : 1, err);
+  if (st == SCH_OK)
+    st = sch_h5_commit(&w, err);
+  else
+    sch_h5_abort(&w);
+  c->last = now;
+  c->final_written = final && st == SCH_OK;
+  return st;
+}
+
+/* Checkpoints cover summaries, not the per-path datasets of the result
+ * file (they stream into its temporary file, which an interruption
+ * removes). */
+static sch_status check_checkpoint_options(const cli_options *o,
+                                           const sch_config *cfg,
+                                           sch_error *err) {
+  if (o->resume && !o->checkpoint)
+    return sch_fail(err, SCH_ERR_INPUT, "--resume needs --checkpoint FILE");
+  if (o->checkpoint && cfg->output.per_path)
+    return sch_fail(err, SCH_ERR_INPUT,
+                    "--checkpoint cannot be combined with output.per_path");
+  if (o->resume && access(o->checkpoint, R_OK) != 0)
+    return sch_fail(err, SCH_ERR_INPUT, "%s: no checkpoint to resume from",
+                    o->checkpoint);
+  return SCH_OK;
 }
 
 static void install_signal_handlers(void) {
@@ -279,7 +350,10 @@ static int cmd_run(int argc, char **argv) {
   /* The destination is checked (and the temporary file made) before any
    * simulation, so a bad -o fails in a second, not after an hour. */
   if (st == SCH_OK)
+    st = check_checkpoint_options(&o, cfg, &err);
+  if (st == SCH_OK)
     st = sch_h5_open(cfg->output.file, o.force, &w, &err);
+  checkpointer ck = {&o, cfg, &in.sweep, seconds_now(), false};
   if (st == SCH_OK) {
     sch_run_options opt = {
         .threads = o.threads,
@@ -287,6 +361,10 @@ static int cmd_run(int argc, char **argv) {
         .interrupted = (volatile const int *)&interrupted_flag,
         .shard_index = o.shard,
         .shard_count = o.shards,
+        .checkpoint = o.checkpoint ? write_checkpoint : NULL,
+        .checkpoint_ctx = &ck,
+        .resume = o.resume ? o.checkpoint : NULL,
+        .resume_config = in.sweep.resolved_yaml,
     };
     st = sch_engine_run_sweep(in.points, (const sch_loanbook *const *)in.books,
                               in.sweep.n_points, in.sweep.baseline, &opt, w,
@@ -298,10 +376,20 @@ static int cmd_run(int argc, char **argv) {
     st = sch_h5_commit(&w, &err);
   else
     sch_h5_abort(&w);
-  if (st == SCH_OK && !o.quiet && o.shards > 0)
+  if (st == SCH_OK && o.checkpoint)
+    unlink(o.checkpoint); /* the result supersedes it */
+  if (st != SCH_OK && ck.final_written) {
+    fprintf(stderr,
+            "schelling: interrupted; checkpoint written to %s (run again with "
+            "--resume)\n",
+            o.checkpoint);
+    rc = SCH_EXIT_CHECKPOINTED;
+    st = SCH_OK;
+  }
+  if (rc == 0 && st == SCH_OK && !o.quiet && o.shards > 0)
     printf("shard %d/%d in %.2f s -> %s\n", o.shard, o.shards,
            sch_results_seconds(res), cfg->output.file);
-  else if (st == SCH_OK && !o.quiet) {
+  else if (rc == 0 && st == SCH_OK && !o.quiet) {
     printf("%lld paths", (long long)cfg->simulation.paths);
     if (in.sweep.n_points > 1)
       printf(" x %d sweep points", in.sweep.n_points);

@@ -21,6 +21,7 @@ struct sch_results {
   int n_batches;
   int64_t n_blocks;  /* of the whole run */
   int64_t block_begin, block_end; /* the blocks simulated here (a shard) */
+  int64_t block_next; /* first block not simulated yet (checkpoints) */
   /* per simulated block, in block order: mean and m2 of each series, the
    * only order-dependent part of an accumulator (for exact merging) */
   double *moments;      /* [P * M][block - block_begin][2] */
@@ -31,6 +32,7 @@ struct sch_results {
   double seconds;
   /* /samples: the worst paths of the baseline point by shortfall */
   int n_samples;
+  int sample_cap; /* output.samples, at most the number of paths */
   int64_t *sample_index;
   double *sample_shortfall;
   double *sample_market, *sample_fundamental;

@@ -15,6 +15,7 @@
 
 #include "results.h"
 #include "schelling/sweep.h"
+#include "schelling_version.h"
 
 #define SHARD_KIND "schelling shard"
 
@@ -115,7 +116,8 @@ static herr_t write_series(const sch_results *res, hid_t gp, int p, int m) {
   hid_t g = new_group(gp, res->names[m]);
   if (g < 0)
     return -1;
-  hsize_t dims[2] = {(hsize_t)nb, 2};
+  /* the blocks done so far: all of them, or a checkpoint's prefix */
+  hsize_t dims[2] = {(hsize_t)(res->block_next - res->block_begin), 2};
   herr_t st = put_array(g, "moments", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2,
                         dims, res->moments + (int64_t)pm * nb * 2);
   if (st >= 0)
@@ -149,7 +151,7 @@ sch_status sch_shard_write(const sch_results *res, sch_h5_writer *w,
   if (root < 0)
     return sch_fail(err, SCH_ERR_RUNTIME, "cannot create /shard");
   int32_t ids[4] = {shard, shards, res->n_points, res->baseline};
-  int64_t range[2] = {res->block_begin, res->block_end};
+  int64_t range[2] = {res->block_begin, res->block_next};
   hsize_t d4[1] = {4}, d2[1] = {2};
   herr_t st = put_array(root, "index_count_points_baseline", H5T_STD_I32LE,
                         H5T_NATIVE_INT32, 1, d4, ids);
@@ -167,9 +169,22 @@ sch_status sch_shard_write(const sch_results *res, sch_h5_writer *w,
     else
       H5Gclose(gp);
   }
+  /* the worst-path list so far (a checkpoint has no prices recorded yet) */
+  hsize_t dk[1] = {(hsize_t)res->n_samples};
+  if (st >= 0)
+    st = put_array(root, "sample_index", H5T_STD_I64LE, H5T_NATIVE_INT64, 1,
+                   dk, res->sample_index);
+  if (st >= 0)
+    st = put_array(root, "sample_shortfall", H5T_IEEE_F64LE,
+                   H5T_NATIVE_DOUBLE, 1, dk, res->sample_shortfall);
+  int32_t n_samples = res->n_samples;
+  if (st >= 0)
+    st = put_attr(root, "n_samples", H5T_NATIVE_INT32, &n_samples);
   H5Gclose(root);
   if (st < 0)
     return sch_fail(err, SCH_ERR_RUNTIME, "cannot write the shard state");
+  if (!res->sample_market)
+    return SCH_OK;
   const char *names[SCH_MAX_ASSETS];
   for (int i = 0; i < res->n_assets; i++)
     names[i] = res->asset_names[i];
@@ -325,6 +340,17 @@ static sch_status check_set(shard_file *s, int n, sch_error *err) {
     if (!seen[i])
       st = sch_fail(err, SCH_ERR_INPUT,
                     "shard %d/%d is missing: the set is incomplete", i, count);
+  for (int i = 0; i < n && st == SCH_OK; i++) {
+    int64_t blocks = sch_block_count(s[i].paths);
+    if (s[i].block_begin != sch_shard_first_block(blocks, s[i].index, count) ||
+        s[i].block_end !=
+            sch_shard_first_block(blocks, s[i].index + 1, count))
+      st = sch_fail(err, SCH_ERR_INPUT,
+                    "%s: shard %d/%d holds blocks %lld..%lld, not its whole "
+                    "range (a checkpoint?)",
+                    s[i].path, s[i].index, count,
+                    (long long)s[i].block_begin, (long long)s[i].block_end);
+  }
   free(seen);
   return st;
 }
@@ -607,5 +633,107 @@ sch_status sch_shard_merge(const char *const *paths, int n, const char *out,
     free(s[i].config);
   }
   free(s);
+  return st;
+}
+
+/* ---- resuming from a checkpoint --------------------------------------------- */
+
+/* Replay one series of a checkpoint into res and keep its block moments for
+ * the next checkpoint. */
+static sch_status resume_series(sch_results *res, const shard_file *s, int p,
+                                int m, sch_error *err) {
+  const int pm = p * res->n_metrics + m;
+  const int64_t nb = res->block_end - res->block_begin;
+  const int64_t done = s->block_end - s->block_begin;
+  sch_status st = merge_series(res, s, p, m, err);
+  char name[256];
+  snprintf(name, sizeof name, "/shard/point_%d/%s/moments", p, res->names[m]);
+  int64_t n = 0;
+  double *mom = st == SCH_OK ? get_array(s->file, name, H5T_NATIVE_DOUBLE,
+                                         sizeof(double), &n)
+                             : NULL;
+  if (mom && done > 0)
+    memcpy(res->moments + (int64_t)pm * nb * 2, mom,
+           (size_t)done * 2 * sizeof(double));
+  free(mom);
+  if (st == SCH_OK && res->diff && res->diff[pm]) {
+    snprintf(name, sizeof name, "/shard/point_%d/%s/diff/moments", p,
+             res->names[m]);
+    mom = get_array(s->file, name, H5T_NATIVE_DOUBLE, sizeof(double), &n);
+    if (mom && done > 0)
+      memcpy(res->diff_moments + (int64_t)pm * nb * 2, mom,
+             (size_t)done * 2 * sizeof(double));
+    free(mom);
+  }
+  return st;
+}
+
+static sch_status resume_samples(sch_results *res, const shard_file *s,
+                                 int cap) {
+  int64_t k = 0, k2 = 0;
+  int32_t n_samples = 0;
+  hid_t root = H5Gopen2(s->file, "/shard", H5P_DEFAULT);
+  if (root >= 0) {
+    get_attr(root, "n_samples", H5T_NATIVE_INT32, &n_samples);
+    H5Gclose(root);
+  }
+  int64_t *idx = get_array(s->file, "/shard/sample_index", H5T_NATIVE_INT64,
+                           sizeof(int64_t), &k);
+  double *sf = get_array(s->file, "/shard/sample_shortfall", H5T_NATIVE_DOUBLE,
+                         sizeof(double), &k2);
+  k = n_samples < k ? n_samples : k; /* an empty list is stored as one slot */
+  for (int64_t a = 0; idx && sf && a < k; a++) /* offer in path order */
+    for (int64_t b = a + 1; b < k; b++)
+      if (idx[b] < idx[a]) {
+        int64_t t = idx[a];
+        idx[a] = idx[b];
+        idx[b] = t;
+        double u = sf[a];
+        sf[a] = sf[b];
+        sf[b] = u;
+      }
+  for (int64_t a = 0; idx && sf && a < k; a++)
+    sch_results_offer_sample(res, cap, idx[a], sf[a]);
+  free(idx);
+  free(sf);
+  return SCH_OK;
+}
+
+sch_status sch_shard_resume(sch_results *res, const char *path,
+                            const char *config, int shard, int shards,
+                            sch_error *err) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  shard_file s = {.path = path, .file = -1};
+  sch_status st = open_shard(&s, err);
+  char *expected = config ? with_output_file(config, "") : NULL;
+  int want_count = shards > 0 ? shards : 1;
+  if (st == SCH_OK && strcmp(s.version, sch_version()) != 0)
+    st = sch_fail(err, SCH_ERR_INPUT,
+                  "%s: checkpoint of schelling %s, this is %s; refusing to "
+                  "resume",
+                  path, s.version, sch_version());
+  else if (st == SCH_OK && (!expected || strcmp(expected, s.config) != 0))
+    st = sch_fail(err, SCH_ERR_INPUT,
+                  "%s: checkpoint of another configuration or seed; refusing "
+                  "to resume",
+                  path);
+  else if (st == SCH_OK &&
+           (s.index != shard || s.count != want_count ||
+            s.block_begin != res->block_begin || s.block_end > res->block_end))
+    st = sch_fail(err, SCH_ERR_INPUT,
+                  "%s: checkpoint of shard %d/%d, this run is %d/%d; refusing "
+                  "to resume",
+                  path, s.index, s.count, shard, want_count);
+  for (int p = 0; st == SCH_OK && p < res->n_points; p++)
+    for (int m = 0; st == SCH_OK && m < res->n_metrics; m++)
+      st = resume_series(res, &s, p, m, err);
+  if (st == SCH_OK) {
+    st = resume_samples(res, &s, res->sample_cap);
+    res->block_next = s.block_end;
+  }
+  free(expected);
+  free(s.config);
+  if (s.file >= 0)
+    H5Fclose(s.file);
   return st;
 }

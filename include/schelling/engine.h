@@ -17,6 +17,9 @@ extern "C" {
  * a constant of the engine, never a tuning knob. */
 #define SCH_BLOCK_PATHS 512
 
+/** Results of a run (opaque). */
+typedef struct sch_results sch_results;
+
 /** How to run. */
 typedef struct sch_run_options {
   int threads;         /**< OpenMP threads, 0 = OpenMP's default */
@@ -25,10 +28,15 @@ typedef struct sch_run_options {
   volatile const int *interrupted; /**< set non-zero to stop (signal) */
   int shard_index; /**< with shard_count > 0: simulate only shard i's blocks */
   int shard_count; /**< 0: the whole run */
+  /** Called after every wave of blocks, and once with `final` when the run
+   * is interrupted, with the blocks done so far (checkpoints); NULL: none. */
+  sch_status (*checkpoint)(void *ctx, const sch_results *res, bool final,
+                           sch_error *err);
+  void *checkpoint_ctx;
+  const char *resume; /**< checkpoint file to continue from, or NULL */
+  const char *resume_config; /**< the /config text the checkpoint must hold */
 } sch_run_options;
 
-/** Results of a run (opaque). */
-typedef struct sch_results sch_results;
 
 /**
  * Simulate every path of the scenario.

@@ -16,8 +16,12 @@
 extern "C" {
 #endif
 
+/** Exit code of a run stopped by a signal after writing its checkpoint
+ * (EX_TEMPFAIL: run again with --resume). */
+#define SCH_EXIT_CHECKPOINTED 75
+
 /**
- * Write the shard state of results (from sch_engine_run_sweep with
+ * Write the shard state of results (blocks simulated so far) (from sch_engine_run_sweep with
  * shard_count > 0): per-block moments and order-free accumulator state under
  * /shard, and the shard's worst paths under /samples. The caller writes the
  * root attributes, /config and /sweep as for a result file.
@@ -44,6 +48,24 @@ sch_status sch_shard_write(const sch_results *res, sch_h5_writer *w,
  */
 sch_status sch_shard_merge(const char *const *paths, int n, const char *out,
                            bool force, sch_error *err);
+
+/**
+ * Continue results from a checkpoint (a shard file of the blocks done so
+ * far): replays their moments, absorbs the order-independent state and the
+ * worst-path list, and sets the next block to simulate. Refuses (exit-2
+ * class) a checkpoint of another version, configuration (all but
+ * output.file) or shard.
+ * @param res    fresh results of the run (sch_engine_run_sweep does this)
+ * @param path   checkpoint file
+ * @param config the run's resolved YAML (as written to /config)
+ * @param shard  shard index (0 for a whole run)
+ * @param shards shard count (0 for a whole run)
+ * @param err    message on failure
+ * @return SCH_OK, SCH_ERR_INPUT or SCH_ERR_RUNTIME
+ */
+sch_status sch_shard_resume(sch_results *res, const char *path,
+                            const char *config, int shard, int shards,
+                            sch_error *err);
 
 #ifdef __cplusplus
 }
