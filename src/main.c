@@ -17,6 +17,7 @@
 #include "schelling/shard.h"
 #include "schelling/size.h"
 #include "schelling/sweep.h"
+#include "mpi_run.h"
 
 #define MAX_OVERRIDES 256
 #define MAX_SWEEPS 64
@@ -61,10 +62,15 @@ static void on_signal(int sig) {
 }
 
 static int fail(sch_status st, const sch_error *err) {
-  fprintf(stderr, "schelling: %s\n", err->msg);
+  /* Under MPI every rank reads the same inputs: rank 0 speaks for input
+   * errors; a runtime failure is reported by the rank it happened on. */
+  int rank = sch_mpi_rank();
+  if (rank == 0)
+    fprintf(stderr, "schelling: %s\n", err->msg);
+  else if (st != SCH_ERR_INPUT)
+    fprintf(stderr, "schelling: rank %d: %s\n", rank, err->msg);
   return (int)st;
 }
-
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
                                                              ...) {
   va_list ap;
@@ -325,17 +331,12 @@ static void free_inputs(inputs *in) {
   sch_sweep_free(&in->sweep, in->points);
 }
 
-static int cmd_run(int argc, char **argv) {
-  cli_options o = {0};
-  int rc = parse_options(argc, argv, 2, &o, true);
+/* One run (or one shard) as the options say; returns the exit code. */
+static int run_job(cli_options *op) {
+  cli_options o = *op;
+  int rc = o.out ? add_override(&o, "output.file", o.out) : 0;
   if (rc) {
-    free_options(&o);
-    return rc;
-  }
-  if (o.out)
-    rc = add_override(&o, "output.file", o.out);
-  if (rc) {
-    free_options(&o);
+    *op = o;
     return rc;
   }
   sch_set_quiet(o.quiet);
@@ -401,6 +402,85 @@ static int cmd_run(int argc, char **argv) {
     rc = fail(st, &err);
   sch_results_free(res);
   free_inputs(&in);
+  *op = o; /* owned override strings are freed by the caller */
+  return rc;
+}
+
+/* The output file a run will write: -o, else output.file of the config. */
+static sch_status final_output(const cli_options *o, char *buf, size_t len,
+                               sch_error *err) {
+  if (o->out) {
+    snprintf(buf, len, "%s", o->out);
+    return SCH_OK;
+  }
+  sch_config cfg = {0};
+  sch_status st =
+      sch_config_load(o->config, o->overrides, o->n_overrides, &cfg, err);
+  if (st == SCH_OK)
+    snprintf(buf, len, "%s", cfg.output.file);
+  sch_config_free(&cfg);
+  return st;
+}
+
+/* mpirun -np R schelling run ...: rank r runs shard r/R into a temporary
+ * part file next to the output, and rank 0 merges the parts into the
+ * output, exactly the one-process file. Every rank agrees on success before
+ * the merge, so a failure anywhere leaves no output and no parts. */
+static int run_mpi(cli_options *o) {
+  const int rank = sch_mpi_rank(), ranks = sch_mpi_size();
+  char final[SCH_PATH_MAX], part[SCH_PATH_MAX + 64], ck[SCH_PATH_MAX + 32];
+  sch_error err = {{0}};
+  sch_status st = final_output(o, final, sizeof final, &err);
+  sch_h5_writer *probe = NULL;
+  if (st == SCH_OK && rank == 0) /* refuse early: existing or unwritable */
+    st = sch_h5_open(final, o->force, &probe, &err);
+  sch_h5_abort(&probe);
+  if (!sch_mpi_all(st == SCH_OK))
+    return rank == 0 && st != SCH_OK ? fail(st, &err) : SCH_ERR_INPUT;
+  long job = sch_mpi_broadcast((long)getpid());
+  const char *slash = strrchr(final, '/');
+  snprintf(part, sizeof part, "%.*s.%s.rank%d.%ld.h5",
+           slash ? (int)(slash - final + 1) : 0, final,
+           slash ? slash + 1 : final, rank, job);
+  bool quiet = o->quiet;
+  o->out = part;
+  o->shard = rank;
+  o->shards = ranks;
+  o->force = true;
+  o->quiet = true;
+  if (o->checkpoint) { /* one checkpoint per rank */
+    snprintf(ck, sizeof ck, "%s.rank%d", o->checkpoint, rank);
+    o->checkpoint = ck;
+  }
+  int rc = run_job(o);
+  bool ok = sch_mpi_all(rc == 0);
+  if (ok && rank == 0) {
+    const char **parts = calloc((size_t)ranks, sizeof *parts);
+    char(*names)[SCH_PATH_MAX + 64] = calloc((size_t)ranks, sizeof *names);
+    for (int r = 0; parts && names && r < ranks; r++) {
+      snprintf(names[r], sizeof names[r], "%.*s.%s.rank%d.%ld.h5",
+               slash ? (int)(slash - final + 1) : 0, final,
+               slash ? slash + 1 : final, r, job);
+      parts[r] = names[r];
+    }
+    st = parts && names ? sch_shard_merge(parts, ranks, final, true, &err)
+                        : sch_fail(&err, SCH_ERR_RUNTIME, "out of memory");
+    if (st == SCH_OK && !quiet)
+      st = sch_report(final, false, stdout, &err);
+    rc = st == SCH_OK ? 0 : fail(st, &err);
+    free(parts);
+    free(names);
+  }
+  rc = (int)sch_mpi_broadcast(rc != 0 ? rc : (ok ? 0 : SCH_ERR_RUNTIME));
+  unlink(part); /* after the merge: the broadcast waited for rank 0 */
+  return rc;
+}
+
+static int cmd_run(int argc, char **argv) {
+  cli_options o = {0};
+  int rc = parse_options(argc, argv, 2, &o, true);
+  if (rc == 0)
+    rc = sch_mpi_size() > 1 && o.shards == 0 ? run_mpi(&o) : run_job(&o);
   free_options(&o);
   return rc;
 }
@@ -736,7 +816,16 @@ static int cmd_merge(int argc, char **argv) {
   return 0;
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv) {
+  sch_mpi_start(&argc, &argv);
+  int rc = dispatch(argc, argv);
+  sch_mpi_finish();
+  return rc;
+}
+
+static int dispatch(int argc, char **argv) {
   if (argc < 2) {
     fputs(usage, stderr);
     return SCH_ERR_INPUT;
@@ -748,7 +837,11 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "--version") == 0) {
+#ifdef SCH_HAVE_MPI
+    printf("schelling %s (mpi)\n", sch_version());
+#else
     printf("schelling %s\n", sch_version());
+#endif
     return 0;
   }
   if (strcmp(cmd, "run") == 0)

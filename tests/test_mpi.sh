@@ -1,0 +1,41 @@
+#!/bin/sh
+# mpirun -np 2 schelling run gives the one-process file: /summary, /hist,
+# /samples and /paths byte for byte; a failure leaves no output and no part
+# files. Exit 77 (skip) without MPI in the build, mpirun, or h5py.
+set -eu
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+bin="${SCHELLING_BIN:?run through meson test}"
+"$bin" --version | grep -q '(mpi)' || { echo "SKIP: built without MPI"; exit 77; }
+command -v mpirun >/dev/null || { echo "SKIP: no mpirun"; exit 77; }
+"$py" -c 'import h5py' 2>/dev/null || { echo "SKIP: no h5py"; exit 77; }
+# Open MPI's own allocations at start-up are not ours to leak-check.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
+export OMPI_MCA_rmaps_base_oversubscribe=1
+mpi="mpirun --allow-run-as-root --oversubscribe -np 2"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cd "$dir"
+small="--paths 6000 --set simulation.horizon=3h --set loanbook.generate.accounts=1200 --set output.per_path=true"
+"$bin" run $small --quiet -o one.h5
+$mpi "$bin" run $small --quiet --threads 1 -o two.h5
+ls -a | grep -q 'rank' && { echo "part files left behind"; ls -a; exit 1; }
+"$py" - one.h5 two.h5 <<'PY'
+import sys, h5py
+a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
+names = []
+for top in ("summary", "hist", "samples", "paths"):
+    a[top].visititems(lambda n, o: names.append(f"{top}/{n}")
+                      if isinstance(o, h5py.Dataset) else None)
+bad = [n for n in names if a[n][()].tobytes() != b[n][()].tobytes()]
+if bad or b.attrs["ranks"] != 2:
+    sys.exit(f"differ: {bad[:5]}, ranks {b.attrs['ranks']}")
+print(f"{len(names)} datasets equal at 2 ranks")
+PY
+set +e
+$mpi "$bin" run $small --quiet -o missing-dir/x.h5 2>err.txt
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || { echo "unwritable output accepted"; exit 1; }
+ls -a | grep -q 'rank' && { echo "part files left after a failure"; exit 1; }
+echo "mpi: ok"
