@@ -445,6 +445,24 @@ static sch_status merge_series(sch_results *res, const shard_file *s, int p,
   return st;
 }
 
+/* Offer a shard's worst-path list to res in path order (the single run
+ * offers paths in index order, and ties keep the lower index). */
+static void offer_in_path_order(sch_results *res, int cap, int64_t *idx,
+                                double *sf, int64_t k) {
+  for (int64_t a = 0; a < k; a++) /* k is small: output.samples */
+    for (int64_t b = a + 1; b < k; b++)
+      if (idx[b] < idx[a]) {
+        int64_t t = idx[a];
+        idx[a] = idx[b];
+        idx[b] = t;
+        double u = sf[a];
+        sf[a] = sf[b];
+        sf[b] = u;
+      }
+  for (int64_t a = 0; a < k; a++)
+    sch_results_offer_sample(res, cap, idx[a], sf[a]);
+}
+
 /* The worst paths over all shards, by the single run's rule. */
 static sch_status merge_samples(sch_results *res, const sch_config *cfg,
                                 shard_file *s, int n, sch_error *err) {
@@ -455,19 +473,8 @@ static sch_status merge_samples(sch_results *res, const sch_config *cfg,
                              H5T_NATIVE_INT64, sizeof(int64_t), &k);
     double *sf = get_array(s[i].file, "/samples/shortfall", H5T_NATIVE_DOUBLE,
                            sizeof(double), &k2);
-    /* within a shard, offer in path order */
-    for (int64_t a = 0; idx && sf && a < k; a++)
-      for (int64_t b = a + 1; b < k; b++)
-        if (idx[b] < idx[a]) {
-          int64_t t = idx[a];
-          idx[a] = idx[b];
-          idx[b] = t;
-          double u = sf[a];
-          sf[a] = sf[b];
-          sf[b] = u;
-        }
-    for (int64_t a = 0; idx && sf && a < k; a++)
-      sch_results_offer_sample(res, cfg->output.samples, idx[a], sf[a]);
+    if (idx && sf)
+      offer_in_path_order(res, cfg->output.samples, idx, sf, k);
     free(idx);
     free(sf);
   }
@@ -682,18 +689,8 @@ static sch_status resume_samples(sch_results *res, const shard_file *s,
   double *sf = get_array(s->file, "/shard/sample_shortfall", H5T_NATIVE_DOUBLE,
                          sizeof(double), &k2);
   k = n_samples < k ? n_samples : k; /* an empty list is stored as one slot */
-  for (int64_t a = 0; idx && sf && a < k; a++) /* offer in path order */
-    for (int64_t b = a + 1; b < k; b++)
-      if (idx[b] < idx[a]) {
-        int64_t t = idx[a];
-        idx[a] = idx[b];
-        idx[b] = t;
-        double u = sf[a];
-        sf[a] = sf[b];
-        sf[b] = u;
-      }
-  for (int64_t a = 0; idx && sf && a < k; a++)
-    sch_results_offer_sample(res, cap, idx[a], sf[a]);
+  if (idx && sf)
+    offer_in_path_order(res, cap, idx, sf, k);
   free(idx);
   free(sf);
   return SCH_OK;
