@@ -186,6 +186,8 @@ static void put_protocol(text_buf *b, const sch_config *cfg) {
   put(b, "  close_factor: %s\n", num(p->close_factor, x));
   put(b, "  full_close_below_hf: %s\n", num(p->full_close_below_hf, x));
   put(b, "  insurance_fund: %s\n", num(p->insurance_fund, x));
+  put(b, "  incentive: %s\n",
+      p->incentive == SCH_INCENTIVE_MORPHO ? "morpho" : "fixed");
 }
 
 static void put_liquidators(text_buf *b, const sch_config *cfg) {

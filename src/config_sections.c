@@ -393,15 +393,17 @@ sch_status cfg_read_market(cfg_ctx *ctx) {
 
 /* ------------------------------------------------------------- protocol */
 
+/* Under protocol.incentive: morpho the bonus is derived from the threshold
+ * (src/scenario.c), so a listing needs no liquidation_bonus. */
 static sch_status read_listing(const cfg_section *e, sch_protocol_asset *p,
-                               const char *name) {
+                               const char *name, bool bonus_required) {
   static const char *const keys[] = {"liquidation_threshold",
                                      "liquidation_bonus"};
   TRY(cfg_check_keys(e, keys, COUNT(keys)));
   TRY(cfg_number(e, "liquidation_threshold", REQUIRED, ABOVE(0), BELOW(1),
                  &p->liquidation_threshold));
-  TRY(cfg_number(e, "liquidation_bonus", REQUIRED, AT_LEAST(0), NO_UPPER,
-                 &p->liquidation_bonus));
+  TRY(cfg_number(e, "liquidation_bonus", bonus_required ? REQUIRED : DEFAULT(0),
+                 AT_LEAST(0), NO_UPPER, &p->liquidation_bonus));
   p->listed = true;
   double seized = p->liquidation_threshold * (1 + p->liquidation_bonus);
   if (seized >= 1) {
@@ -416,20 +418,38 @@ static sch_status read_listing(const cfg_section *e, sch_protocol_asset *p,
   return SCH_OK;
 }
 
+static sch_status read_incentive(cfg_ctx *ctx, const cfg_section *s,
+                                 sch_protocol_spec *p) {
+  char incentive[32];
+  TRY(cfg_string(s, "incentive", "fixed", incentive, sizeof incentive));
+  if (strcmp(incentive, "fixed") == 0)
+    p->incentive = SCH_INCENTIVE_FIXED;
+  else if (strcmp(incentive, "morpho") == 0)
+    p->incentive = SCH_INCENTIVE_MORPHO;
+  else
+    return cfg_fail_at(ctx->err, cfg_lookup(s, "incentive"),
+                       "protocol.incentive must be fixed or morpho, got '%s'",
+                       incentive);
+  return SCH_OK;
+}
+
 sch_status cfg_read_protocol(cfg_ctx *ctx) {
   static const char *const keys[] = {"assets", "close_factor",
-                                     "full_close_below_hf", "insurance_fund"};
+                                     "full_close_below_hf", "insurance_fund",
+                                     "incentive"};
   sch_protocol_spec *p = &ctx->cfg->protocol;
   cfg_section s, listings, e;
   TRY(cfg_open(&ctx->top, "protocol", false, &s));
   TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(read_incentive(ctx, &s, p));
   TRY(cfg_open(&s, "assets", false, &listings));
   for (size_t i = 0; listings.map && i < listings.map->n; i++) {
     int a;
     TRY(entry_asset(ctx, &listings, i, false, &a));
     const char *name = ctx->cfg->assets[a].name;
     cfg_section_child(&listings, name, listings.map->items[i], &e);
-    TRY(read_listing(&e, &p->assets[a], e.name));
+    TRY(read_listing(&e, &p->assets[a], e.name,
+                     p->incentive == SCH_INCENTIVE_FIXED));
   }
   TRY(cfg_number(&s, "close_factor", DEFAULT(0.5), ABOVE(0), AT_MOST(1),
                  &p->close_factor));

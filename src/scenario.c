@@ -138,6 +138,26 @@ static void build_market_assets(const sch_config *cfg, sch_market_model *mm) {
   }
 }
 
+/* Morpho Blue's liquidation incentive factor (LIF) of a market with
+ * liquidation LTV `lltv`: min(M, 1 / (beta lltv + (1 - beta))), M = 1.15,
+ * beta = 0.3; the bonus is LIF - 1. */
+static double morpho_bonus(double lltv) {
+  double lif = 1.0 / (1.0 - 0.3 * (1.0 - lltv));
+  return (lif < 1.15 ? lif : 1.15) - 1.0;
+}
+
+/* The incentive mechanism as the kernels see it: per-asset bonuses and the
+ * close factor (docs/model.md, "Incentives"). */
+static void apply_incentive(const sch_config *cfg, sch_market_model *mm) {
+  if (cfg->protocol.incentive != SCH_INCENTIVE_MORPHO)
+    return;
+  for (int i = 0; i < cfg->n_assets; i++)
+    mm->liquidation_bonus[i] =
+        morpho_bonus(cfg->protocol.assets[i].liquidation_threshold);
+  mm->close_factor = 1.0; /* a liquidation may repay the whole debt */
+  mm->full_close_below_hf = 0.0;
+}
+
 static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   const sch_liquidator_spec *lq = &cfg->liquidators;
   memset(mm, 0, sizeof *mm);
@@ -148,6 +168,7 @@ static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   mm->close_factor = cfg->protocol.close_factor;
   mm->full_close_below_hf = cfg->protocol.full_close_below_hf;
   mm->insurance_fund = cfg->protocol.insurance_fund;
+  apply_incentive(cfg, mm);
   mm->liquidators_enabled = lq->enabled;
   mm->gas_units = lq->gas_units;
   mm->gas_price_gwei = lq->gas_price_gwei;

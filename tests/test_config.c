@@ -978,3 +978,35 @@ Test(config, correlation_from_override_located_there) {
                           "not positive definite: leading minor 2 (ETH, USDC)",
                           NULL});
 }
+
+static sch_status parse_default_with(const char *const *o, size_t n,
+                                     sch_config *cfg, sch_error *err) {
+  return sch_config_parse(sch_default_config_yaml, "<default>", ".", o, n, cfg,
+                          err);
+}
+
+Test(config, incentive_morpho) {
+  sch_config cfg;
+  sch_error err = {{0}};
+  const char *morpho[] = {"protocol.incentive=morpho",
+                          "protocol.assets.ETH={liquidation_threshold: 0.8}"};
+  cr_assert_eq(parse_default_with(morpho, 2, &cfg, &err), SCH_OK, "%s",
+               err.msg);
+  cr_expect_eq(cfg.protocol.incentive, SCH_INCENTIVE_MORPHO);
+  cr_expect(strstr(cfg.resolved_yaml, "incentive: morpho") != NULL);
+  sch_config again;
+  cr_assert_eq(sch_config_parse(cfg.resolved_yaml, "resolved", ".", NULL, 0,
+                                &again, &err),
+               SCH_OK, "%s", err.msg);
+  cr_expect_eq(again.protocol.incentive, SCH_INCENTIVE_MORPHO);
+  sch_config_free(&again);
+  sch_config_free(&cfg);
+  /* without morpho the bonus stays required */
+  cr_expect_eq(parse_default_with(morpho + 1, 1, &cfg, &err), SCH_ERR_INPUT);
+  cr_expect(strstr(err.msg, "liquidation_bonus") != NULL, "%s", err.msg);
+  const char *bad[] = {"protocol.incentive=dutch"};
+  cr_expect_eq(parse_default_with(bad, 1, &cfg, &err), SCH_ERR_INPUT);
+  cr_expect(strstr(err.msg, "--set protocol.incentive=dutch") != NULL &&
+                strstr(err.msg, "fixed or morpho") != NULL,
+            "%s", err.msg);
+}

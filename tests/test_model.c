@@ -322,3 +322,37 @@ Test(model, heartbeat_observations) {
   run(&w);
   EXPECT_CLOSE(metric(&w, SCH_METRIC_ORACLE_UPDATES), 4); /* 2,4,6,8 */
 }
+
+/* Morpho-style incentive: LIF = min(1.15, 1 / (1 - 0.3 (1 - LLTV))) and full
+ * liquidation at any HF < 1. LT 0.8: LIF = 1/0.94. At HF 0.9867 (above the
+ * fixed model's full-close line) the whole debt is repaid. */
+Test(model, morpho_incentive_full_liquidation) {
+  world w;
+  base_world(&w, 1);
+  w.cfg.protocol.incentive = SCH_INCENTIVE_MORPHO;
+  add_account(&w, 10, 15000);
+  set_price(&w, 1, 1850);
+  run(&w);
+  double lif = 1.0 / (1.0 - 0.3 * (1.0 - 0.8));
+  double repaid = fmin(15000, 10 * 1850 / lif);
+  EXPECT_CLOSE(repaid, 15000);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_LIQUIDATED_VALUE), repaid);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_BONUS_PAID), repaid * (lif - 1));
+  double seized = repaid * lif / 1850;
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_SLIPPAGE_COST),
+               seized * 1850 - cp_out(1e6, 0.003, 1850, seized));
+}
+
+/* A low LLTV hits the 1.15 cap: LT 0.4 would give 1/0.82 = 1.22. */
+Test(model, morpho_incentive_cap) {
+  world w;
+  base_world(&w, 1);
+  w.cfg.protocol.incentive = SCH_INCENTIVE_MORPHO;
+  w.cfg.protocol.assets[ETH].liquidation_threshold = 0.4;
+  add_account(&w, 10, 7500); /* HF at 1850: 0.987 */
+  set_price(&w, 1, 1850);
+  run(&w);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_BONUS_PAID),
+               metric(&w, SCH_METRIC_LIQUIDATED_VALUE) * 0.15);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_LIQUIDATED_VALUE), 7500);
+}

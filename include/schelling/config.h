@@ -78,12 +78,20 @@ typedef struct sch_protocol_asset {
   double liquidation_bonus;     /**< LB >= 0 */
 } sch_protocol_asset;
 
+/** How the liquidation incentive is set (docs/model.md). */
+typedef enum sch_incentive {
+  SCH_INCENTIVE_FIXED = 0,  /**< per-asset liquidation_bonus, close factor */
+  SCH_INCENTIVE_MORPHO = 1, /**< LIF = min(1.15, 1/(1 - 0.3 (1 - LT))), full
+                                 liquidation; bonus and close factor ignored */
+} sch_incentive;
+
 /** `protocol:` */
 typedef struct sch_protocol_spec {
   sch_protocol_asset assets[SCH_MAX_ASSETS]; /**< indexed like assets */
   double close_factor;        /**< in (0,1] */
   double full_close_below_hf; /**< in [0,1] */
   double insurance_fund;      /**< USD >= 0 */
+  sch_incentive incentive;    /**< default fixed */
 } sch_protocol_spec;
 
 /** `liquidators:` */
