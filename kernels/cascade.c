@@ -47,6 +47,8 @@ struct sch_cascade_ws {
   int n_risky_assets;
   int risky[SCH_K_MAX_ASSETS];          /* asset index of each risky asset */
   int64_t heartbeat_steps[SCH_K_MAX_ASSETS]; /* first m: m dt >= hb */
+  /* later mechanisms run on the reference cascade (kernels/cascade_ref.h) */
+  sch_cascade_ref_ws *ref;
 };
 
 /* The heartbeat rule (k - k_last) dt >= hb as a whole number of steps. */
@@ -96,7 +98,8 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
       !ws->group_bound ||
       !ws->touched_collateral || !ws->touched_debt || !ws->skipped ||
       !ws->skipped_list || !ws->cand || !ws->pending ||
-      !ws->log_gas_price_hist) {
+      !ws->log_gas_price_hist ||
+      (mm->reference_only && !(ws->ref = sch_cascade_ref_ws_create(mm)))) {
     sch_cascade_ws_free(ws);
     return NULL;
   }
@@ -119,6 +122,7 @@ void sch_cascade_ws_free(sch_cascade_ws *ws) {
   free(ws->cand);
   free(ws->pending);
   free(ws->log_gas_price_hist);
+  sch_cascade_ref_ws_free(ws->ref);
   free(ws);
 }
 
@@ -666,10 +670,7 @@ static void init_path(path_state *ps) {
   ps->k = 0;
   record_gas_price(ps);
   ps->candidates_valid = false;
-  int n_metrics = sch_metric_count(mm->n_assets);
-  for (int m = 0; m < n_metrics; m++)
-    ps->metrics[m] = 0.0;
-  ps->metrics[sch_metric_time_first_bad_debt(mm->n_assets)] = -1.0;
+  sch_metrics_init(ps->metrics, mm->n_assets);
 }
 
 /* Step parts 1-2: fundamental move, impact recovery, M. Returns whether an
@@ -851,6 +852,11 @@ static void finish_path(path_state *ps) {
 void sch_cascade_run(const sch_market_model *mm, int n_risky, const double *x,
                      int64_t x_stride, sch_cascade_ws *ws, double *metrics,
                      const sch_price_record *record) {
+  if (mm->reference_only) {
+    sch_cascade_run_reference(mm, n_risky, x, x_stride, ws->ref, metrics,
+                              record);
+    return;
+  }
   path_state ps = {.mm = mm, .ws = ws, .x = x, .x_stride = x_stride,
                    .n_risky = n_risky, .metrics = metrics};
   init_path(&ps);
@@ -934,6 +940,13 @@ int sch_cascade_screen(const sch_market_model *mm, int n_risky,
                        const double *x, int lanes, sch_cascade_ws *ws,
                        uint8_t *quiet, double *metrics) {
   const int L = lanes, nm = sch_metric_count(mm->n_assets);
+  /* A later mechanism (a run, a breaker, a falling threshold) can act on a
+   * path whose prices never threaten an account: no lane is quiet. */
+  if (mm->reference_only || lanes > SCREEN_LANES) {
+    for (int l = 0; l < lanes; l++)
+      quiet[l] = 0;
+    return 0;
+  }
   double last_obs[SCH_K_MAX_ASSETS][SCREEN_LANES];
   double lo[SCH_K_MAX_ASSETS][SCREEN_LANES], hi[SCH_K_MAX_ASSETS][SCREEN_LANES];
   double x_min[SCH_K_MAX_ASSETS][SCREEN_LANES];
@@ -980,8 +993,7 @@ int sch_cascade_screen(const sch_market_model *mm, int n_risky,
   for (int l = 0; l < L; l++) {
     double r_min[SCH_K_MAX_ASSETS], r_max[SCH_K_MAX_ASSETS];
     double *mt = metrics + (int64_t)l * nm;
-    for (int m = 0; m < nm; m++)
-      mt[m] = 0.0;
+    sch_metrics_init(mt, mm->n_assets);
     for (int i = 0; i < mm->n_assets; i++) {
       int r = mm->slot_of_asset[i];
       r_min[i] = r < 0 ? 1.0 : exp(x_min[r][l] - log_p0[i]);
@@ -991,7 +1003,6 @@ int sch_cascade_screen(const sch_market_model *mm, int n_risky,
           r < 0 ? 1.0 : exp(min_d(0.0, x_min[r][l] - log_p0[i]));
     }
     mt[SCH_METRIC_ORACLE_UPDATES] = updates[l];
-    mt[sch_metric_time_first_bad_debt(mm->n_assets)] = -1.0;
     quiet[l] = screen_lane_quiet(mm, r_min, r_max);
     n_quiet += quiet[l];
   }

@@ -32,13 +32,62 @@ enum {
   SCH_METRIC_MIN_PRICE_RATIO, /**< first of n_assets: one per asset */
 };
 
-/** Number of metrics for n_assets assets (time_first_bad_debt is last). */
-static inline int sch_metric_count(int n_assets) {
-  return SCH_METRIC_MIN_PRICE_RATIO + n_assets + 1;
+/**
+ * Metrics of the later mechanisms (issue 4: auctions, absorb, defences;
+ * issue 7: lenders), after time_first_bad_debt in this order. They are always
+ * present; with their mechanism off they keep the value of sch_metrics_init
+ * (0, or -1 for a time). Output names: sch_ext_metric_name.
+ */
+enum {
+  SCH_XM_AUCTIONS = 0,         /**< auctions started (bark / kick), count */
+  SCH_XM_AUCTION_DURATION,     /**< longest auction of the path, seconds */
+  SCH_XM_AUCTION_RESETS,       /**< auction resets (redo), count */
+  SCH_XM_KEEPER_INCENTIVES,    /**< tip + chip * tab paid, USD */
+  SCH_XM_ABSORBED_DEBT,        /**< debt absorbed by reserves, USD */
+  SCH_XM_BACKSTOP_PURCHASES,   /**< paid by the backstop pool, USD */
+  SCH_XM_BACKSTOP_LOSS,        /**< backstop's loss at market, USD */
+  SCH_XM_BACKSTOP_CAPITAL_LEFT, /**< backstop capital at the horizon, USD */
+  SCH_XM_BREAKER_PAUSES,       /**< circuit-breaker pauses, count */
+  SCH_XM_THRESHOLD_CHANGES,    /**< volatility-band LT changes, count */
+  SCH_XM_MEV_EXTRACTED,        /**< liquidation profit taken by searchers */
+  SCH_XM_WITHDRAWN_SHARE,      /**< share of deposits withdrawn */
+  SCH_XM_STRANDED_DEPOSITS,    /**< deposits locked in at 100% use, USD */
+  SCH_XM_TIME_FULL_UTILISATION, /**< seconds, -1 none */
+  SCH_XM_LOSS_EARLY,           /**< loss per unit, lenders who withdrew */
+  SCH_XM_LOSS_LATE,            /**< loss per unit, lenders still in */
+  SCH_XM_COUNT
+};
+
+/** Index of extension metric id (SCH_XM_*) for n_assets assets. */
+static inline int sch_metric_ext(int n_assets, int id) {
+  return SCH_METRIC_MIN_PRICE_RATIO + n_assets + 1 + id;
 }
-/** Index of time_first_bad_debt. */
+/** Number of metrics for n_assets assets. */
+static inline int sch_metric_count(int n_assets) {
+  return sch_metric_ext(n_assets, SCH_XM_COUNT);
+}
+/** Index of time_first_bad_debt (after the per-asset price ratios). */
 static inline int sch_metric_time_first_bad_debt(int n_assets) {
   return SCH_METRIC_MIN_PRICE_RATIO + n_assets;
+}
+/** A path's metrics before its first step: 0, times -1. */
+static inline void sch_metrics_init(double *metrics, int n_assets) {
+  for (int m = 0; m < sch_metric_count(n_assets); m++)
+    metrics[m] = 0.0;
+  metrics[sch_metric_time_first_bad_debt(n_assets)] = -1.0;
+  metrics[sch_metric_ext(n_assets, SCH_XM_TIME_FULL_UTILISATION)] = -1.0;
+}
+
+/** Output name of extension metric id. */
+static inline const char *sch_ext_metric_name(int id) {
+  static const char *const names[SCH_XM_COUNT] = {
+      "auctions",           "auction_duration",     "auction_resets",
+      "keeper_incentives",  "absorbed_debt",        "backstop_purchases",
+      "backstop_loss",      "backstop_capital_left", "breaker_pauses",
+      "threshold_changes",  "mev_extracted",        "withdrawn_share",
+      "stranded_deposits",  "time_full_utilisation", "loss_per_unit_early",
+      "loss_per_unit_late"};
+  return id >= 0 && id < SCH_XM_COUNT ? names[id] : "";
 }
 
 /** Per-thread scratch of the cascade (opaque; reused path after path). */

@@ -1,4 +1,4 @@
-#include "cascade.h"
+#include "cascade_ref.h"
 
 /* The scalar reference of the cascade: one step at a time, every step, the
  * contract read literally. kernels/cascade.c is the optimised kernel;
@@ -15,37 +15,6 @@
 /* Log impact below this is dropped: exp(-I) is then 1 to the last bit. */
 #define IMPACT_FLOOR 1e-18
 
-static inline double min_d(double a, double b) { return b < a ? b : a; }
-static inline double max_d(double a, double b) { return b > a ? b : a; }
-
-typedef struct pending_obs {
-  int64_t step;
-  double price;
-} pending_obs;
-
-typedef struct candidate {
-  double health;
-  int32_t account;
-} candidate;
-
-struct sch_cascade_ref_ws {
-  int n_assets;
-  int64_t n_accounts;
-  int32_t *slot_of_account; /* -1: untouched, the book's amounts hold */
-  int32_t *touched_account;
-  double *touched_collateral; /* [slot * n_assets + asset] */
-  double *touched_debt;
-  int64_t n_touched;
-  uint8_t *skipped;
-  int32_t *skipped_list;
-  int64_t n_skipped;
-  candidate *cand;
-  int64_t n_cand;
-  pending_obs *pending; /* per asset ring of pending_cap */
-  int64_t pending_cap;
-  int64_t *gas_deque;
-  double *log_gas_price_hist; /* log M_gas at the start of each step */
-};
 
 sch_cascade_ref_ws *sch_cascade_ref_ws_create(const sch_market_model *mm) {
   sch_cascade_ref_ws *ws = calloc(1, sizeof *ws);
@@ -73,7 +42,9 @@ sch_cascade_ref_ws *sch_cascade_ref_ws_create(const sch_market_model *mm) {
   if (!ws->slot_of_account || !ws->touched_account ||
       !ws->touched_collateral || !ws->touched_debt || !ws->skipped ||
       !ws->skipped_list || !ws->cand || !ws->pending || !ws->gas_deque ||
-      !ws->log_gas_price_hist) {
+      !ws->log_gas_price_hist || !ref_auction_ws_create(ws, mm) ||
+      !ref_incentive_ws_create(ws, mm) || !ref_defence_ws_create(ws, mm) ||
+      !ref_lenders_ws_create(ws, mm)) {
     sch_cascade_ref_ws_free(ws);
     return NULL;
   }
@@ -95,57 +66,23 @@ void sch_cascade_ref_ws_free(sch_cascade_ref_ws *ws) {
   free(ws->pending);
   free(ws->gas_deque);
   free(ws->log_gas_price_hist);
+  ref_auction_ws_free(ws);
+  ref_incentive_ws_free(ws);
+  ref_defence_ws_free(ws);
+  ref_lenders_ws_free(ws);
   free(ws);
 }
 
-/* Everything one path changes. Prices of risky assets are kept as logs so the
- * per-step work (oracle trigger test, drawdown, minimum) needs no exp(). */
-typedef struct path_state {
-  const sch_market_model *mm;
-  sch_cascade_ref_ws *ws;
-  const double *x;
-  int64_t x_stride;
-  int n_risky;
-  int64_t k;
-  double t;
-  /* market */
-  double log_fund[SCH_K_MAX_ASSETS];  /* ln S(k) */
-  double impact[SCH_K_MAX_ASSETS];    /* I_i */
-  double log_market[SCH_K_MAX_ASSETS]; /* ln M = ln S - I, current */
-  double log_market_start[SCH_K_MAX_ASSETS]; /* at the start of the step */
-  double log_min_ratio[SCH_K_MAX_ASSETS]; /* min of ln(M / S(0)) */
-  double log_price0[SCH_K_MAX_ASSETS];
-  /* venues: re-centred lazily at their first sale of a step */
-  int64_t pool_step[SCH_K_MAX_ASSETS];
-  double pool_units[SCH_K_MAX_ASSETS], pool_usd[SCH_K_MAX_ASSETS];
-  double venue_sold[SCH_K_MAX_ASSETS];
-  /* oracles */
-  double oracle[SCH_K_MAX_ASSETS];
-  double oracle_ratio[SCH_K_MAX_ASSETS]; /* O / S(0) */
-  double last_obs[SCH_K_MAX_ASSETS];
-  int64_t last_obs_step[SCH_K_MAX_ASSETS];
-  double obs_lo[SCH_K_MAX_ASSETS], obs_hi[SCH_K_MAX_ASSETS]; /* log band */
-  int64_t pend_head[SCH_K_MAX_ASSETS], pend_count[SCH_K_MAX_ASSETS];
-  /* gas */
-  int64_t gas_front, gas_back;
-  double gas_usd; /* this step's gas cost of a liquidation, < 0: not yet */
-  /* liquidation capacity of the step */
-  int64_t liquidations_in_step;
-  double capital_left;
-  bool candidates_valid;
-  double *metrics;
-} path_state;
-
 /* ---- accounts ---------------------------------------------------------- */
 
-static const double *collateral_of(const path_state *ps, int32_t a) {
+const double *ref_collateral_of(const path_state *ps, int32_t a) {
   int32_t s = ps->ws->slot_of_account[a];
   const int64_t na = ps->mm->n_assets;
   return s >= 0 ? ps->ws->touched_collateral + s * na
                 : ps->mm->collateral + (int64_t)a * na;
 }
 
-static const double *debt_of(const path_state *ps, int32_t a) {
+const double *ref_debt_of(const path_state *ps, int32_t a) {
   int32_t s = ps->ws->slot_of_account[a];
   const int64_t na = ps->mm->n_assets;
   return s >= 0 ? ps->ws->touched_debt + s * na
@@ -153,7 +90,7 @@ static const double *debt_of(const path_state *ps, int32_t a) {
 }
 
 /* A path-private copy of an account, made at its first liquidation. */
-static int32_t touch(path_state *ps, int32_t a) {
+int32_t ref_touch(path_state *ps, int32_t a) {
   sch_cascade_ref_ws *ws = ps->ws;
   if (ws->slot_of_account[a] >= 0)
     return ws->slot_of_account[a];
@@ -169,7 +106,7 @@ static int32_t touch(path_state *ps, int32_t a) {
 }
 
 /* HF = sum_i c_i O_i LT_i / sum_j d_j O_j (DESIGN.md 3.4). */
-static double health(const path_state *ps, const double *c, const double *d) {
+double ref_health(const path_state *ps, const double *c, const double *d) {
   const sch_market_model *mm = ps->mm;
   double num = 0.0, den = 0.0;
   for (int i = 0; i < mm->n_assets; i++) {
@@ -237,7 +174,7 @@ static double ratio_bound(const double *ratio, uint32_t num_mask,
 }
 
 /* The accounts liquidatable now, worst HF first, ties by row order. */
-static void collect_candidates(path_state *ps) {
+void ref_collect_candidates(path_state *ps) {
   const sch_market_model *mm = ps->mm;
   sch_cascade_ref_ws *ws = ps->ws;
   ws->n_cand = 0;
@@ -249,14 +186,14 @@ static void collect_candidates(path_state *ps) {
       int32_t a = grp->by_health[idx];
       if (ws->slot_of_account[a] >= 0)
         continue; /* touched: checked below with its current amounts */
-      double hf = health(ps, collateral_of(ps, a), debt_of(ps, a));
+      double hf = ref_health(ps, ref_collateral_of(ps, a), ref_debt_of(ps, a));
       if (hf < 1.0)
         ws->cand[ws->n_cand++] = (candidate){hf, a};
     }
   }
   for (int64_t s = 0; s < ws->n_touched; s++) {
     int32_t a = ws->touched_account[s];
-    double hf = health(ps, collateral_of(ps, a), debt_of(ps, a));
+    double hf = ref_health(ps, ref_collateral_of(ps, a), ref_debt_of(ps, a));
     if (hf < 1.0)
       ws->cand[ws->n_cand++] = (candidate){hf, a};
   }
@@ -281,7 +218,7 @@ static void set_observation_band(path_state *ps, int i, double price) {
   ps->obs_hi[i] = lp + log1p(dev) - 1e-9;
 }
 
-static void set_oracle(path_state *ps, int i, double price) {
+void ref_set_oracle(path_state *ps, int i, double price) {
   ps->oracle[i] = price;
   ps->oracle_ratio[i] = price / ps->mm->price0[i];
   ps->candidates_valid = false;
@@ -294,7 +231,7 @@ static bool mature_pending(path_state *ps, int i) {
   pending_obs *q = ws->pending + (int64_t)i * ws->pending_cap;
   bool changed = false;
   while (ps->pend_count[i] > 0 && q[ps->pend_head[i]].step <= ps->k) {
-    set_oracle(ps, i, q[ps->pend_head[i]].price);
+    ref_set_oracle(ps, i, q[ps->pend_head[i]].price);
     ps->pend_head[i] = (ps->pend_head[i] + 1) % ws->pending_cap;
     ps->pend_count[i]--;
     changed = true;
@@ -303,7 +240,7 @@ static bool mature_pending(path_state *ps, int i) {
 }
 
 /* The trigger rule on M (DESIGN.md 3.3). Returns true if O changed now. */
-static bool oracle_check(path_state *ps, int i) {
+bool ref_oracle_check(path_state *ps, int i) {
   const sch_market_model *mm = ps->mm;
   double lm = ps->log_market[i];
   bool heartbeat = (double)(ps->k - ps->last_obs_step[i]) * mm->dt_s >=
@@ -317,7 +254,7 @@ static bool oracle_check(path_state *ps, int i) {
   ps->last_obs_step[i] = ps->k;
   ps->metrics[SCH_METRIC_ORACLE_UPDATES] += 1.0;
   if (mm->oracle_delay_steps[i] == 0) {
-    set_oracle(ps, i, m);
+    ref_set_oracle(ps, i, m);
     return true;
   }
   sch_cascade_ref_ws *ws = ps->ws;
@@ -347,7 +284,7 @@ static void gas_window_push(path_state *ps) {
 
 /* gas = gas_units * min(g_max, g0 exp(beta DD)) * 1e-9 * M_gas, USD, with
  * DD = ln(max M_gas over the window / M_gas(k)); computed once per step. */
-static double gas_cost_usd(path_state *ps) {
+double ref_gas_cost_usd(path_state *ps) {
   if (ps->gas_usd >= 0.0)
     return ps->gas_usd;
   const sch_market_model *mm = ps->mm;
@@ -363,7 +300,7 @@ static double gas_cost_usd(path_state *ps) {
 /* ---- venues ------------------------------------------------------------ */
 
 /* Arbitrage re-centres the pool at M once per step, at its start. */
-static void ensure_pool(path_state *ps, int i) {
+void ref_ensure_pool(path_state *ps, int i) {
   if (ps->pool_step[i] == ps->k)
     return;
   const sch_market_model *mm = ps->mm;
@@ -375,11 +312,11 @@ static void ensure_pool(path_state *ps, int i) {
 }
 
 /* USD the venue pays for q units now (DESIGN.md 3.2), without selling. */
-static double venue_quote(path_state *ps, int i, double q) {
+double ref_venue_quote(path_state *ps, int i, double q) {
   const sch_market_model *mm = ps->mm;
   if (mm->stable[i])
     return q * mm->price0[i];
-  ensure_pool(ps, i);
+  ref_ensure_pool(ps, i);
   double fee = mm->venue_fee[i];
   if (mm->venue_model[i] == SCH_K_VENUE_CP) {
     double q_in = q * (1.0 - fee);
@@ -393,7 +330,7 @@ static double venue_quote(path_state *ps, int i, double q) {
 
 /* Sell q units for `out` USD: the pool moves, and the market price moves by
  * impact V / L. Returns the slippage cost q M(before) - out. */
-static double venue_sell(path_state *ps, int i, double q, double out) {
+double ref_venue_sell(path_state *ps, int i, double q, double out) {
   const sch_market_model *mm = ps->mm;
   if (mm->stable[i])
     return q * mm->price0[i] - out;
@@ -411,7 +348,7 @@ static double venue_sell(path_state *ps, int i, double q, double out) {
 
 /* ---- liquidation --------------------------------------------------------- */
 
-static int largest_value(const double *amount, const double *price, int n) {
+int ref_largest_value(const double *amount, const double *price, int n) {
   int best = -1;
   double best_value = 0.0;
   for (int i = 0; i < n; i++) {
@@ -424,7 +361,7 @@ static int largest_value(const double *amount, const double *price, int n) {
   return best;
 }
 
-static void mark_skipped(path_state *ps, int32_t a) {
+void ref_mark_skipped(path_state *ps, int32_t a) {
   sch_cascade_ref_ws *ws = ps->ws;
   if (ws->skipped[a])
     return;
@@ -435,7 +372,7 @@ static void mark_skipped(path_state *ps, int32_t a) {
 
 /* The account's last collateral is gone: the debt left is written off at the
  * oracle price (DESIGN.md 3.6). */
-static void write_off_if_empty(path_state *ps, double *c, double *d) {
+void ref_write_off_if_empty(path_state *ps, double *c, double *d) {
   const sch_market_model *mm = ps->mm;
   double left = 0.0;
   for (int i = 0; i < mm->n_assets; i++)
@@ -458,9 +395,9 @@ static bool try_liquidate(path_state *ps, const candidate *cand) {
   const sch_market_model *mm = ps->mm;
   const int n = mm->n_assets;
   int32_t a = cand->account;
-  const double *c = collateral_of(ps, a), *d = debt_of(ps, a);
-  int j = largest_value(d, ps->oracle, n);
-  int i = largest_value(c, ps->oracle, n);
+  const double *c = ref_collateral_of(ps, a), *d = ref_debt_of(ps, a);
+  int j = ref_largest_value(d, ps->oracle, n);
+  int i = ref_largest_value(c, ps->oracle, n);
   if (i < 0 || j < 0)
     return false;
   double lb = mm->liquidation_bonus[i];
@@ -475,15 +412,15 @@ static bool try_liquidate(path_state *ps, const candidate *cand) {
     seize_all = repay_all = false;
   }
   double seized = seize_all ? c[i] : repaid * (1.0 + lb) / ps->oracle[i];
-  double gas = gas_cost_usd(ps);
-  double out = venue_quote(ps, i, seized);
+  double gas = ref_gas_cost_usd(ps);
+  double out = ref_venue_quote(ps, i, seized);
   double profit = out - repaid - gas;
   if (!(profit > mm->min_profit)) {
-    mark_skipped(ps, a);
+    ref_mark_skipped(ps, a);
     return false;
   }
-  double slippage = venue_sell(ps, i, seized, out);
-  int32_t s = touch(ps, a);
+  double slippage = ref_venue_sell(ps, i, seized, out);
+  int32_t s = ref_touch(ps, a);
   double *cw = ps->ws->touched_collateral + (int64_t)s * n;
   double *dw = ps->ws->touched_debt + (int64_t)s * n;
   cw[i] = seize_all ? 0.0 : max_d(0.0, cw[i] - seized);
@@ -499,11 +436,11 @@ static bool try_liquidate(path_state *ps, const candidate *cand) {
   ps->capital_left -= repaid;
   ps->candidates_valid = false;
   if (seize_all)
-    write_off_if_empty(ps, cw, dw);
+    ref_write_off_if_empty(ps, cw, dw);
   return true;
 }
 
-static bool capacity_left(const path_state *ps) {
+bool ref_capacity_left(const path_state *ps) {
   const sch_market_model *mm = ps->mm;
   if (ps->liquidations_in_step >= mm->max_liquidations_per_step)
     return false;
@@ -516,7 +453,7 @@ static int run_round(path_state *ps, bool *room) {
   sch_cascade_ref_ws *ws = ps->ws;
   int done = 0;
   for (int64_t c = 0; c < ws->n_cand; c++) {
-    if (!capacity_left(ps)) {
+    if (!ref_capacity_left(ps)) {
       *room = false;
       break;
     }
@@ -535,7 +472,7 @@ static void liquidation_rounds(path_state *ps) {
   bool room = true;
   for (int round = 0; round < mm->max_rounds_per_step; round++) {
     if (!ps->candidates_valid)
-      collect_candidates(ps);
+      ref_collect_candidates(ps);
     if (ps->ws->n_cand == 0)
       break;
     if (run_round(ps, &room) == 0)
@@ -544,12 +481,28 @@ static void liquidation_rounds(path_state *ps) {
     bool changed = false;
     for (int i = 0; i < mm->n_assets; i++)
       if (!mm->stable[i])
-        changed |= oracle_check(ps, i);
+        changed |= ref_oracle_check(ps, i);
     if (!changed || !room)
       break;
   }
   if (productive > ps->metrics[SCH_METRIC_CASCADE_DEPTH])
     ps->metrics[SCH_METRIC_CASCADE_DEPTH] = productive;
+}
+
+/* Step part 5 under the configured liquidation mechanism. */
+static void liquidate(path_state *ps) {
+  switch (ps->mm->liquidation_mode) {
+  case SCH_K_LIQ_CLIPPER:
+  case SCH_K_LIQ_FLIP:
+    ref_auction_step(ps);
+    return;
+  case SCH_K_LIQ_ABSORB:
+    ref_absorb_step(ps);
+    return;
+  default:
+    if (!ps->candidates_valid || ps->ws->n_cand > 0)
+      liquidation_rounds(ps);
+  }
 }
 
 /* ---- the path ------------------------------------------------------------ */
@@ -573,10 +526,7 @@ static void init_path(path_state *ps) {
   ps->gas_front = ps->gas_back = 0;
   gas_window_push(ps);
   ps->candidates_valid = false;
-  int n_metrics = sch_metric_count(mm->n_assets);
-  for (int m = 0; m < n_metrics; m++)
-    ps->metrics[m] = 0.0;
-  ps->metrics[sch_metric_time_first_bad_debt(mm->n_assets)] = -1.0;
+  sch_metrics_init(ps->metrics, mm->n_assets);
 }
 
 /* Step parts 1-2: fundamental move, impact recovery, M. */
@@ -606,7 +556,7 @@ static bool update_oracles(path_state *ps) {
     if (mm->stable[i])
       continue;
     changed |= mature_pending(ps, i);
-    changed |= oracle_check(ps, i);
+    changed |= ref_oracle_check(ps, i);
   }
   return changed;
 }
@@ -642,7 +592,7 @@ static double underwater_debt(path_state *ps) {
       int32_t a = grp->by_cover[idx];
       if (ws->slot_of_account[a] >= 0)
         continue;
-      const double *c = collateral_of(ps, a), *d = debt_of(ps, a);
+      const double *c = ref_collateral_of(ps, a), *d = ref_debt_of(ps, a);
       double gap = 0.0;
       for (int i = 0; i < mm->n_assets; i++)
         gap += (d[i] - c[i]) * market[i];
@@ -652,7 +602,7 @@ static double underwater_debt(path_state *ps) {
   }
   for (int64_t s = 0; s < ws->n_touched; s++) {
     int32_t a = ws->touched_account[s];
-    const double *c = collateral_of(ps, a), *d = debt_of(ps, a);
+    const double *c = ref_collateral_of(ps, a), *d = ref_debt_of(ps, a);
     double gap = 0.0;
     for (int i = 0; i < mm->n_assets; i++)
       gap += (d[i] - c[i]) * market[i];
@@ -667,12 +617,16 @@ static void finish_path(path_state *ps) {
   sch_cascade_ref_ws *ws = ps->ws;
   double *mt = ps->metrics;
   mt[SCH_METRIC_UNDERWATER_DEBT] = underwater_debt(ps);
+  ref_auction_finish_path(ps);
   mt[SCH_METRIC_SHORTFALL] =
       mt[SCH_METRIC_BAD_DEBT] + mt[SCH_METRIC_UNDERWATER_DEBT];
   mt[SCH_METRIC_UNCOVERED_SHORTFALL] =
       max_d(0.0, mt[SCH_METRIC_SHORTFALL] - mm->insurance_fund);
   for (int i = 0; i < mm->n_assets; i++)
     mt[SCH_METRIC_MIN_PRICE_RATIO + i] = exp(ps->log_min_ratio[i]);
+  ref_incentive_finish_path(ps);
+  ref_defence_finish_path(ps);
+  ref_lenders_finish_path(ps);
   /* Give the workspace back clean for the next path: O(touched). */
   for (int64_t s = 0; s < ws->n_touched; s++)
     ws->slot_of_account[ws->touched_account[s]] = -1;
@@ -688,18 +642,24 @@ void sch_cascade_run_reference(const sch_market_model *mm, int n_risky, const do
   path_state ps = {.mm = mm, .ws = ws, .x = x, .x_stride = x_stride,
                    .n_risky = n_risky, .metrics = metrics};
   init_path(&ps);
+  ref_auction_init_path(&ps);
+  ref_incentive_init_path(&ps);
+  ref_defence_init_path(&ps);
+  ref_lenders_init_path(&ps);
   if (record)
     record_prices(&ps, record);
   for (int64_t k = 1; k <= mm->n_steps; k++) {
     ps.k = k;
     ps.t = (double)k * mm->dt_s;
     move_prices(&ps);
+    ref_lenders_flight_step(&ps);
     gas_window_push(&ps);
     ps.gas_usd = -1.0;
     update_oracles(&ps);
-    if (mm->liquidators_enabled &&
-        (!ps.candidates_valid || ps.ws->n_cand > 0))
-      liquidation_rounds(&ps);
+    bool allowed = ref_defence_step(&ps);
+    if (allowed && mm->liquidators_enabled)
+      liquidate(&ps);
+    ref_lenders_step(&ps);
     for (int i = 0; i < mm->n_assets; i++)
       ps.log_min_ratio[i] =
           min_d(ps.log_min_ratio[i], ps.log_market[i] - ps.log_price0[i]);

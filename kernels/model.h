@@ -52,6 +52,14 @@ typedef struct sch_path_model {
 } sch_path_model;
 
 /** Venue models, same values as sch_venue_model. */
+/** Liquidation mechanisms of step part 5. */
+enum {
+  SCH_K_LIQ_FIXED = 0,   /**< fixed bonus rounds (DESIGN.md 3.5) */
+  SCH_K_LIQ_CLIPPER = 1, /**< Maker Dutch auction (kernels/auction.c) */
+  SCH_K_LIQ_FLIP = 2,    /**< Maker English auction (kernels/auction.c) */
+  SCH_K_LIQ_ABSORB = 3,  /**< Compound v3 absorb (kernels/incentive.c) */
+};
+
 enum { SCH_K_VENUE_NONE = 0, SCH_K_VENUE_CP = 1, SCH_K_VENUE_POWER = 2 };
 
 /**
@@ -110,6 +118,14 @@ typedef struct sch_market_model {
   int n_groups;
   const sch_book_group *groups;
   const int32_t *group_of_account; /**< group index, -1 without debt */
+  /** A later mechanism is on (auction, absorb, breaker, dynamic or
+   *  volatility-driven parameters, backstop, MEV, lenders, flight): the
+   *  optimised kernel defers every path to the reference cascade and the
+   *  screen passes every lane on (kernels/cascade_ref.h). */
+  bool reference_only;
+  /** Step part 5: SCH_K_LIQ_* (fixed bonus unless configured). */
+  int liquidation_mode;
+  /* ---- later mechanisms (each block owned by its kernel file) ---------- */
 } sch_market_model;
 
 #endif

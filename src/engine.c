@@ -46,6 +46,9 @@ static void name_metrics(sch_results *res, const sch_config *cfg) {
              "min_price_ratio_%s", cfg->assets[i].name);
   snprintf(res->names[sch_metric_time_first_bad_debt(cfg->n_assets)],
            METRIC_NAME_MAX, "time_first_bad_debt");
+  for (int x = 0; x < SCH_XM_COUNT; x++)
+    snprintf(res->names[sch_metric_ext(cfg->n_assets, x)], METRIC_NAME_MAX,
+             "%s", sch_ext_metric_name(x));
 }
 
 /* Log-binned histogram grids in each metric's own units. */
@@ -56,8 +59,19 @@ static sch_hist_spec hist_for(int m, int n_assets) {
   if (m >= SCH_METRIC_MIN_PRICE_RATIO &&
       m < SCH_METRIC_MIN_PRICE_RATIO + n_assets)
     return (sch_hist_spec){1e-4, 10.0, 20};
-  if (m == sch_metric_time_first_bad_debt(n_assets))
+  if (m == sch_metric_time_first_bad_debt(n_assets) ||
+      m == sch_metric_ext(n_assets, SCH_XM_AUCTION_DURATION) ||
+      m == sch_metric_ext(n_assets, SCH_XM_TIME_FULL_UTILISATION))
     return (sch_hist_spec){1.0, 1e9, 10};
+  if (m == sch_metric_ext(n_assets, SCH_XM_AUCTIONS) ||
+      m == sch_metric_ext(n_assets, SCH_XM_AUCTION_RESETS) ||
+      m == sch_metric_ext(n_assets, SCH_XM_BREAKER_PAUSES) ||
+      m == sch_metric_ext(n_assets, SCH_XM_THRESHOLD_CHANGES))
+    return (sch_hist_spec){1.0, 1e8, 10};
+  if (m == sch_metric_ext(n_assets, SCH_XM_WITHDRAWN_SHARE) ||
+      m == sch_metric_ext(n_assets, SCH_XM_LOSS_EARLY) ||
+      m == sch_metric_ext(n_assets, SCH_XM_LOSS_LATE))
+    return (sch_hist_spec){1e-6, 10.0, 10}; /* shares */
   return (sch_hist_spec){1.0, 1e13, 10}; /* USD */
 }
 
