@@ -108,6 +108,11 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
   return ws;
 }
 
+void sch_cascade_set_path(sch_cascade_ws *ws, uint64_t path) {
+  if (ws->ref)
+    sch_cascade_ref_set_path(ws->ref, path);
+}
+
 void sch_cascade_ws_free(sch_cascade_ws *ws) {
   if (!ws)
     return;

@@ -152,6 +152,16 @@ sch_cascade_ref_ws *sch_cascade_ref_ws_create(const sch_market_model *mm);
 void sch_cascade_ref_ws_free(sch_cascade_ref_ws *ws);
 
 /**
+ * Name the global index of the next path run with this workspace: the key of
+ * the path's own random streams in mechanisms that draw numbers (auction
+ * bidders, depositor signals). Paths of the fixed-bonus model draw none.
+ */
+void sch_cascade_ref_set_path(sch_cascade_ref_ws *ws, uint64_t path);
+/** The same for the optimised kernel's workspace (forwards when it defers
+ *  to the reference). */
+void sch_cascade_set_path(sch_cascade_ws *ws, uint64_t path);
+
+/**
  * Scalar reference of sch_cascade_run: the same results bit for bit, by the
  * plainest reading of the contract (every step processed in full).
  */

@@ -53,6 +53,10 @@ sch_cascade_ref_ws *sch_cascade_ref_ws_create(const sch_market_model *mm) {
   return ws;
 }
 
+void sch_cascade_ref_set_path(sch_cascade_ref_ws *ws, uint64_t path) {
+  ws->path_index = path;
+}
+
 void sch_cascade_ref_ws_free(sch_cascade_ref_ws *ws) {
   if (!ws)
     return;
@@ -110,7 +114,7 @@ double ref_health(const path_state *ps, const double *c, const double *d) {
   const sch_market_model *mm = ps->mm;
   double num = 0.0, den = 0.0;
   for (int i = 0; i < mm->n_assets; i++) {
-    num += c[i] * ps->oracle[i] * mm->liquidation_threshold[i];
+    num += c[i] * ps->oracle[i] * ps->lt[i];
     den += d[i] * ps->oracle[i];
   }
   return den > 0.0 ? num / den : HUGE_VAL;
@@ -180,8 +184,10 @@ void ref_collect_candidates(path_state *ps) {
   ws->n_cand = 0;
   for (int g = 0; g < mm->n_groups; g++) {
     const sch_book_group *grp = &mm->groups[g];
+    /* health0 is at the initial thresholds: lower ones now widen the bound */
     double bound = ratio_bound(ps->oracle_ratio, grp->debt_mask,
-                               grp->collateral_mask, mm->n_assets);
+                               grp->collateral_mask, mm->n_assets) *
+                   ps->lt_bound_scale;
     for (int64_t idx = 0; idx < grp->n && grp->health0[idx] < bound; idx++) {
       int32_t a = grp->by_health[idx];
       if (ws->slot_of_account[a] >= 0)
@@ -305,8 +311,9 @@ void ref_ensure_pool(path_state *ps, int i) {
     return;
   const sch_market_model *mm = ps->mm;
   double m0 = exp(ps->log_market_start[i]);
-  ps->pool_units[i] = mm->venue_depth[i] / m0;
-  ps->pool_usd[i] = mm->venue_depth[i];
+  double depth = mm->venue_depth[i] * ps->depth_scale[i];
+  ps->pool_units[i] = depth / m0;
+  ps->pool_usd[i] = depth;
   ps->venue_sold[i] = 0.0;
   ps->pool_step[i] = ps->k;
 }
@@ -323,7 +330,8 @@ double ref_venue_quote(path_state *ps, int i, double q) {
     return ps->pool_usd[i] * q_in / (ps->pool_units[i] + q_in);
   }
   double value = q * exp(ps->log_market[i]);
-  double frac = (ps->venue_sold[i] + value) / mm->venue_depth[i];
+  double frac =
+      (ps->venue_sold[i] + value) / (mm->venue_depth[i] * ps->depth_scale[i]);
   double kept = 1.0 - mm->venue_eta[i] * pow(frac, mm->venue_alpha[i]);
   return kept > 0.0 ? value * (1.0 - fee) * kept : 0.0;
 }
@@ -341,7 +349,7 @@ double ref_venue_sell(path_state *ps, int i, double q, double out) {
   } else {
     ps->venue_sold[i] += value;
   }
-  ps->impact[i] += value * mm->inv_market_depth[i];
+  ps->impact[i] += value * mm->inv_market_depth[i] / ps->depth_scale[i];
   ps->log_market[i] = ps->log_fund[i] - ps->impact[i];
   return value - out;
 }
@@ -514,6 +522,8 @@ static void init_path(path_state *ps) {
     ps->log_price0[i] = log(p0);
     ps->log_fund[i] = ps->log_market[i] = ps->log_market_start[i] = log(p0);
     ps->impact[i] = 0.0;
+    ps->lt[i] = mm->liquidation_threshold[i];
+    ps->depth_scale[i] = 1.0;
     ps->log_min_ratio[i] = 0.0;
     ps->pool_step[i] = -1;
     ps->oracle[i] = p0;
@@ -522,6 +532,8 @@ static void init_path(path_state *ps) {
     ps->pend_head[i] = ps->pend_count[i] = 0;
     set_observation_band(ps, i, p0);
   }
+  ps->lt_bound_scale = 1.0;
+  ps->paused_all = false;
   ps->k = 0;
   ps->gas_front = ps->gas_back = 0;
   gas_window_push(ps);
@@ -640,7 +652,8 @@ void sch_cascade_run_reference(const sch_market_model *mm, int n_risky, const do
                      int64_t x_stride, sch_cascade_ref_ws *ws, double *metrics,
                      const sch_price_record *record) {
   path_state ps = {.mm = mm, .ws = ws, .x = x, .x_stride = x_stride,
-                   .n_risky = n_risky, .metrics = metrics};
+                   .n_risky = n_risky, .metrics = metrics,
+                   .path = ws->path_index};
   init_path(&ps);
   ref_auction_init_path(&ps);
   ref_incentive_init_path(&ps);

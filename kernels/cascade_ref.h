@@ -32,6 +32,7 @@ typedef struct candidate {
 } candidate;
 
 struct sch_cascade_ref_ws {
+  uint64_t path_index; /* of the next path (sch_cascade_ref_set_path) */
   int n_assets;
   int64_t n_accounts;
   int32_t *slot_of_account; /* -1: untouched, the book's amounts hold */
@@ -60,6 +61,7 @@ struct sch_cascade_ref_ws {
  * per-step work (oracle trigger test, drawdown, minimum) needs no exp(). */
 typedef struct path_state {
   const sch_market_model *mm;
+  uint64_t path; /* global path index: the key of the path's own streams */
   sch_cascade_ref_ws *ws;
   const double *x;
   int64_t x_stride;
@@ -92,6 +94,12 @@ typedef struct path_state {
   double capital_left;
   bool candidates_valid;
   double *metrics;
+  /* parameters that mechanisms move during the path */
+  double lt[SCH_K_MAX_ASSETS];  /* liquidation thresholds now (defence.c) */
+  double lt_bound_scale;        /* >= max over assets of LT(0) / LT now */
+  double depth_scale[SCH_K_MAX_ASSETS]; /* venue and market depth factor,
+                                           1 without liquidity flight */
+  bool paused_all; /* a breaker with scope "all" holds (defence.c) */
 } path_state;
 
 

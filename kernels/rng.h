@@ -29,6 +29,11 @@ typedef enum sch_stream {
   SCH_STREAM_JUMPS = 2,     /**< jump arrival times and sizes */
   SCH_STREAM_STUDENT_T = 3, /**< chi-square mixing variable W per step */
   SCH_STREAM_LOANBOOK = 4,  /**< loan-book generator (path index 0) */
+  SCH_STREAM_AUCTION = 5,   /**< auction bidders (kernels/auction.c) */
+  SCH_STREAM_INCENTIVE = 6, /**< MEV and liquidator competition */
+  SCH_STREAM_DEFENCE = 7,   /**< protocol defences (kernels/defence.c) */
+  SCH_STREAM_LENDERS = 8,   /**< depositor signals (kernels/lenders.c) */
+  SCH_STREAM_FLIGHT = 9,    /**< liquidity flight (kernels/lenders.c) */
 } sch_stream;
 
 /** Draws each path owns in each stream: 2^34 (paths < 2^30). */

@@ -188,6 +188,7 @@ static void put_protocol(text_buf *b, const sch_config *cfg) {
   put(b, "  insurance_fund: %s\n", num(p->insurance_fund, x));
   put(b, "  incentive: %s\n",
       p->incentive == SCH_INCENTIVE_MORPHO ? "morpho" : "fixed");
+  put(b, "  liquidation: %s\n", sch_liquidation_mode_name(p->liquidation));
 }
 
 static void put_liquidators(text_buf *b, const sch_config *cfg) {

@@ -433,15 +433,39 @@ static sch_status read_incentive(cfg_ctx *ctx, const cfg_section *s,
   return SCH_OK;
 }
 
+static const char *const liquidation_modes[] = {"fixed_bonus", "clipper",
+                                                "flip", "absorb"};
+
+static sch_status read_liquidation_mode(cfg_ctx *ctx, const cfg_section *s,
+                                        sch_protocol_spec *p) {
+  char mode[32];
+  TRY(cfg_string(s, "liquidation", "fixed_bonus", mode, sizeof mode));
+  for (size_t m = 0; m < COUNT(liquidation_modes); m++)
+    if (strcmp(mode, liquidation_modes[m]) == 0) {
+      p->liquidation = (sch_liquidation_mode)m;
+      return SCH_OK;
+    }
+  return cfg_fail_at(ctx->err, cfg_lookup(s, "liquidation"),
+                     "protocol.liquidation must be fixed_bonus, clipper, flip "
+                     "or absorb, got '%s'",
+                     mode);
+}
+
+const char *sch_liquidation_mode_name(sch_liquidation_mode mode) {
+  return (size_t)mode < COUNT(liquidation_modes) ? liquidation_modes[mode]
+                                                 : "fixed_bonus";
+}
+
 sch_status cfg_read_protocol(cfg_ctx *ctx) {
   static const char *const keys[] = {"assets", "close_factor",
                                      "full_close_below_hf", "insurance_fund",
-                                     "incentive"};
+                                     "incentive", "liquidation"};
   sch_protocol_spec *p = &ctx->cfg->protocol;
   cfg_section s, listings, e;
   TRY(cfg_open(&ctx->top, "protocol", false, &s));
   TRY(cfg_check_keys(&s, keys, COUNT(keys)));
   TRY(read_incentive(ctx, &s, p));
+  TRY(read_liquidation_mode(ctx, &s, p));
   TRY(cfg_open(&s, "assets", false, &listings));
   for (size_t i = 0; listings.map && i < listings.map->n; i++) {
     int a;

@@ -326,6 +326,7 @@ static void simulate_block(const run_plan *plan, worker *w, int64_t first,
       for (int64_t l = 0; l < SCH_LANES && g + l < n; l++) {
         const double *metrics = w->screened + l * n_metrics;
         if (!quiet[l]) { /* phase 2: the scalar cascade */
+          sch_cascade_set_path(w->ws[p], (uint64_t)(first + g + l));
           sch_cascade_run(&sc->market, sc->paths.n_risky, w->x + l, SCH_LANES,
                           w->ws[p], w->metrics, NULL);
           metrics = w->metrics;
@@ -492,6 +493,7 @@ static sch_status replay_path(const sch_scenario *sc, int64_t path,
   if (x && ws) {
     sch_price_record rec = {market, fundamental};
     sch_path_generate(&sc->paths, (uint64_t)path, x);
+    sch_cascade_set_path(ws, (uint64_t)path);
     sch_cascade_run(&sc->market, sc->paths.n_risky, x, 1, ws, metrics,
                     (market || fundamental) ? &rec : NULL);
   } else {

@@ -158,6 +158,11 @@ static void apply_incentive(const sch_config *cfg, sch_market_model *mm) {
   mm->full_close_below_hf = 0.0;
 }
 
+_Static_assert((int)SCH_LIQUIDATION_ABSORB == SCH_K_LIQ_ABSORB &&
+                   (int)SCH_LIQUIDATION_CLIPPER == SCH_K_LIQ_CLIPPER &&
+                   (int)SCH_LIQUIDATION_FLIP == SCH_K_LIQ_FLIP,
+               "config and kernel liquidation modes differ");
+
 static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   const sch_liquidator_spec *lq = &cfg->liquidators;
   memset(mm, 0, sizeof *mm);
@@ -169,6 +174,9 @@ static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   mm->full_close_below_hf = cfg->protocol.full_close_below_hf;
   mm->insurance_fund = cfg->protocol.insurance_fund;
   apply_incentive(cfg, mm);
+  /* the config's and the kernels' enums list the modes in the same order */
+  mm->liquidation_mode = (int)cfg->protocol.liquidation;
+  mm->reference_only |= mm->liquidation_mode != SCH_K_LIQ_FIXED;
   mm->liquidators_enabled = lq->enabled;
   mm->gas_units = lq->gas_units;
   mm->gas_price_gwei = lq->gas_price_gwei;

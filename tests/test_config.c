@@ -1010,3 +1010,34 @@ Test(config, incentive_morpho) {
                 strstr(err.msg, "fixed or morpho") != NULL,
             "%s", err.msg);
 }
+
+Test(config, liquidation_mode) {
+  sch_config cfg;
+  sch_error err = {{0}};
+  cr_assert_eq(parse_default_with(NULL, 0, &cfg, &err), SCH_OK, "%s", err.msg);
+  cr_expect_eq(cfg.protocol.liquidation, SCH_LIQUIDATION_FIXED_BONUS);
+  sch_config_free(&cfg);
+  const char *names[] = {"fixed_bonus", "clipper", "flip", "absorb"};
+  for (int m = 0; m < 4; m++) {
+    char set[64];
+    snprintf(set, sizeof set, "protocol.liquidation=%s", names[m]);
+    const char *ov[] = {set};
+    cr_assert_eq(parse_default_with(ov, 1, &cfg, &err), SCH_OK, "%s", err.msg);
+    cr_expect_eq((int)cfg.protocol.liquidation, m);
+    char line[64];
+    snprintf(line, sizeof line, "liquidation: %s\n", names[m]);
+    cr_expect(strstr(cfg.resolved_yaml, line) != NULL, "%s missing", line);
+    sch_config again;
+    cr_assert_eq(sch_config_parse(cfg.resolved_yaml, "resolved", ".", NULL, 0,
+                                  &again, &err),
+                 SCH_OK, "%s", err.msg);
+    cr_expect_eq(again.protocol.liquidation, cfg.protocol.liquidation);
+    sch_config_free(&again);
+    sch_config_free(&cfg);
+  }
+  const char *bad[] = {"protocol.liquidation=dutch"};
+  cr_expect_eq(parse_default_with(bad, 1, &cfg, &err), SCH_ERR_INPUT);
+  cr_expect(strstr(err.msg, "--set protocol.liquidation=dutch") != NULL &&
+                strstr(err.msg, "clipper, flip or absorb") != NULL,
+            "%s", err.msg);
+}

@@ -86,12 +86,21 @@ typedef enum sch_incentive {
 } sch_incentive;
 
 /** `protocol:` */
+/** Step part 5: how liquidatable accounts are dealt with (docs/model.md). */
+typedef enum sch_liquidation_mode {
+  SCH_LIQUIDATION_FIXED_BONUS = 0, /**< DESIGN.md 3.5 (Aave, Compound v2) */
+  SCH_LIQUIDATION_CLIPPER = 1,     /**< Maker Liquidations 2.0 Dutch auction */
+  SCH_LIQUIDATION_FLIP = 2,        /**< Maker 1.2 English auction */
+  SCH_LIQUIDATION_ABSORB = 3,      /**< Compound v3 absorb + buyCollateral */
+} sch_liquidation_mode;
+
 typedef struct sch_protocol_spec {
   sch_protocol_asset assets[SCH_MAX_ASSETS]; /**< indexed like assets */
   double close_factor;        /**< in (0,1] */
   double full_close_below_hf; /**< in [0,1] */
   double insurance_fund;      /**< USD >= 0 */
   sch_incentive incentive;    /**< default fixed */
+  sch_liquidation_mode liquidation; /**< default fixed_bonus */
 } sch_protocol_spec;
 
 /** `liquidators:` */
@@ -226,6 +235,9 @@ void sch_config_free(sch_config *cfg);
  * @param name asset name
  * @return index, or -1 if there is no such asset
  */
+/** Config spelling of a liquidation mode ("fixed_bonus", "clipper", ...). */
+const char *sch_liquidation_mode_name(sch_liquidation_mode mode);
+
 int sch_config_asset_index(const sch_config *cfg, const char *name);
 
 #define SCH_SWEEP_MAX_POINTS 10000 /**< most points of one sweep */
