@@ -118,3 +118,63 @@ Test(cascade, screening_sound_with_delays_and_student_t, .timeout = 300) {
   cr_expect(quiet_share > 0.2 && quiet_share < 0.99,
             "%.2f of paths screened quiet: want both kinds", quiet_share);
 }
+
+/* A model with a later mechanism on defers to the reference cascade and is
+ * never screened: a breaker, a run or a falling threshold can act on a path
+ * whose prices threaten no account at the initial thresholds. */
+Test(cascade, reference_only_is_never_screened, .timeout = 300) {
+  sch_config cfg;
+  sch_loanbook book = {0};
+  sch_error err = {{0}};
+  const char *o[] = {"loanbook.generate.accounts=2000",
+                     "loanbook.generate.health={min: 1.08, median: 1.5, "
+                     "max: 3, sigma: 0.5}"};
+  cr_assert_eq(sch_config_parse(sch_default_config_yaml, "<default>", ".", o,
+                                2, &cfg, &err),
+               SCH_OK, "%s", err.msg);
+  cr_assert_eq(sch_loanbook_load(&cfg, &book, &err), SCH_OK, "%s", err.msg);
+  sch_scenario sc;
+  cr_assert_eq(sch_scenario_build(&cfg, &book, &sc, &err), SCH_OK);
+  sch_path_ws *pw = sch_path_ws_create(&sc.paths);
+  sch_cascade_ws *plain = sch_cascade_ws_create(&sc.market);
+  sch_market_model deferred = sc.market;
+  deferred.reference_only = true;
+  sch_cascade_ws *fast = sch_cascade_ws_create(&deferred);
+  sch_cascade_ref_ws *ref = sch_cascade_ref_ws_create(&deferred);
+  const int nm = sch_metric_count(cfg.n_assets);
+  const int64_t row = (sc.paths.n_steps + 1) * sc.paths.n_risky;
+  double *x = malloc((size_t)row * SCH_LANES * sizeof(double));
+  double a[64], b[64], screened[SCH_LANES * 64];
+  uint8_t quiet[SCH_LANES];
+  int64_t plain_quiet = 0;
+  for (int64_t first = 0; first < 256; first += SCH_LANES) {
+    sch_path_generate_block(&sc.paths, (uint64_t)first, pw, x);
+    plain_quiet += sch_cascade_screen(&sc.market, sc.paths.n_risky, x,
+                                      SCH_LANES, plain, quiet, screened);
+    memset(quiet, 7, sizeof quiet);
+    cr_assert_eq(sch_cascade_screen(&deferred, sc.paths.n_risky, x, SCH_LANES,
+                                    fast, quiet, screened),
+                 0);
+    for (int l = 0; l < SCH_LANES; l++) {
+      cr_assert_eq(quiet[l], 0);
+      sch_cascade_set_path(fast, (uint64_t)(first + l));
+      sch_cascade_run(&deferred, sc.paths.n_risky, x + l, SCH_LANES, fast, a,
+                      NULL);
+      sch_cascade_ref_set_path(ref, (uint64_t)(first + l));
+      sch_cascade_run_reference(&deferred, sc.paths.n_risky, x + l, SCH_LANES,
+                                ref, b, NULL);
+      cr_assert(memcmp(a, b, (size_t)nm * sizeof a[0]) == 0, "path %lld",
+                (long long)(first + l));
+    }
+  }
+  /* the same paths do have quiet lanes without the flag */
+  cr_expect(plain_quiet > 0, "no quiet lane: the check is idle");
+  free(x);
+  sch_cascade_ws_free(fast);
+  sch_cascade_ws_free(plain);
+  sch_cascade_ref_ws_free(ref);
+  sch_path_ws_free(pw);
+  sch_scenario_free(&sc);
+  sch_loanbook_free(&book);
+  sch_config_free(&cfg);
+}
