@@ -355,6 +355,15 @@ static bool set_block_range(sch_results *res, int shard, int shards) {
     res->block_end = sch_shard_first_block(res->n_blocks, shard + 1, shards);
   }
   res->block_next = res->block_begin;
+  /* a shard's tails need room for its own paths only */
+  int64_t own = 0;
+  for (int64_t b = res->block_begin; b < res->block_end; b++)
+    own += sch_block_size(res->n_paths, b);
+  for (int pm = 0; pm < res->n_points * res->n_metrics; pm++)
+    if (!sch_accum_limit_tail(res->acc[pm], own) ||
+        (res->diff && res->diff[pm] &&
+         !sch_accum_limit_tail(res->diff[pm], own)))
+      return false;
   size_t n = (size_t)(res->n_points * res->n_metrics) *
              (size_t)(shard_blocks(res) + 1) * 2;
   res->moments = calloc(n, sizeof(double));

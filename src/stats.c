@@ -171,6 +171,19 @@ sch_accum *sch_accum_create(int64_t n_total, const double *levels, int n_levels,
   return acc;
 }
 
+bool sch_accum_limit_tail(sch_accum *acc, int64_t max_values) {
+  if (acc->k_len > 0 || max_values < 0 || (size_t)max_values >= acc->k_cap)
+    return acc->k_len == 0 || (size_t)max_values >= acc->k_cap;
+  size_t cap = (size_t)max_values;
+  double *heap = cap > 0 ? malloc(cap * sizeof *heap) : NULL;
+  if (cap > 0 && !heap)
+    return false;
+  free(acc->heap);
+  acc->heap = heap;
+  acc->k_cap = cap;
+  return true;
+}
+
 void sch_accum_free(sch_accum *acc) {
   if (!acc)
     return;

@@ -370,3 +370,45 @@ Test(stats, bad_arguments_fail) {
   cr_assert_null(sch_accum_create(10, &ok, 1, h, &err));
   cr_assert(strstr(err.msg, "histogram") != NULL);
 }
+
+/* Two shards keep only min(k, own paths) tail values each; absorbed into a
+ * run-wide accumulator they give the single run's VaR and ES exactly. */
+Test(stats, shard_tails_sized_by_own_paths) {
+  double level = 0.5; /* k ~ n/2 + 3 sd: more than a small shard's paths */
+  enum { N = 400, OWN = 60 };
+  double x[N];
+  for (int i = 0; i < N; i++)
+    x[i] = (double)((i * 7919) % N); /* a permutation of 0..N-1 */
+  sch_error err = {{0}};
+  sch_accum *whole = make(N, &level, 1);
+  sch_accum_add_block(whole, x, N);
+  sch_accum *small = make(N, &level, 1), *big = make(N, &level, 1);
+  cr_assert(sch_accum_limit_tail(small, OWN));
+  cr_assert(sch_accum_limit_tail(big, N - OWN));
+  sch_accum_add_block(small, x, OWN);
+  sch_accum_add_block(big, x + OWN, N - OWN);
+  sch_accum_state st;
+  sch_accum_get_state(small, &st);
+  cr_assert_eq(st.tail_len, OWN, "a shard keeps all its %d values", OWN);
+  /* a non-empty accumulator refuses a smaller tail */
+  cr_assert_not(sch_accum_limit_tail(small, 1));
+  sch_accum *merged = make(N, &level, 1);
+  double mean, m2; /* moments in block order, as a merge replays them */
+  sch_block_moments(x, OWN, &mean, &m2);
+  sch_accum_merge_moments(merged, OWN, mean, m2);
+  sch_block_moments(x + OWN, N - OWN, &mean, &m2);
+  sch_accum_merge_moments(merged, N - OWN, mean, m2);
+  cr_assert_eq(sch_accum_absorb(merged, &st, &err), SCH_OK, "%s", err.msg);
+  sch_accum_get_state(big, &st);
+  cr_assert_eq(sch_accum_absorb(merged, &st, &err), SCH_OK, "%s", err.msg);
+  sch_summary a, b;
+  sch_accum_summarise(whole, &a);
+  sch_accum_summarise(merged, &b);
+  cr_assert_eq(a.var[0], b.var[0]);
+  cr_assert_eq(a.es[0], b.es[0]);
+  cr_assert_eq(b.var[0], (double)(N / 2 - 1)); /* the 200th of 0..399 */
+  sch_accum_free(whole);
+  sch_accum_free(small);
+  sch_accum_free(big);
+  sch_accum_free(merged);
+}

@@ -141,6 +141,17 @@ typedef struct sch_accum_state {
 } sch_accum_state;
 
 /**
+ * Keep at most max_values tail values: a shard that sees n_own paths of a
+ * run needs only min(k, n_own) of the run's top k (docs/performance.md,
+ * scaling). Call before the first value.
+ * @param acc        accumulator, still empty
+ * @param max_values most values this accumulator will be offered
+ * @return false when out of memory or acc already holds values (then acc is
+ *         unchanged)
+ */
+bool sch_accum_limit_tail(sch_accum *acc, int64_t max_values);
+
+/**
  * Read an accumulator's order-independent state (pointers into acc).
  * @param acc accumulator
  * @param out filled
