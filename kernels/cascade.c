@@ -708,64 +708,120 @@ static bool move_prices(path_state *ps) {
   return due;
 }
 
+/* State of the quiet-step loop, one entry per risky asset (index a). */
+typedef struct quiet_state {
+  double impact[SCH_K_MAX_ASSETS], decay[SCH_K_MAX_ASSETS];
+  double lo[SCH_K_MAX_ASSETS], hi[SCH_K_MAX_ASSETS]; /* no-trigger band */
+  double lm[SCH_K_MAX_ASSETS];     /* ln M of the step the loop stopped at */
+  double lm_min[SCH_K_MAX_ASSETS]; /* min of ln M over the quiet steps */
+  int64_t col[SCH_K_MAX_ASSETS];   /* offset of the asset in a row of x */
+  int gas_a;                       /* a of the gas asset, -1 if stable */
+  double gas_flat;
+} quiet_state;
+
+/* Steps k.. until one where an oracle may act (M outside a band) or
+ * k_due (a heartbeat or a maturing observation): impact recovers, M is
+ * computed, and ln M_gas and the minimum of ln M are kept. The impact
+ * update equals move_prices' branch (0 * decay = 0 < IMPACT_FLOOR).
+ * always_inline with a constant na unrolls the asset loops, so the state
+ * stays in registers. */
+static inline __attribute__((always_inline)) int64_t
+quiet_steps(quiet_state *q, const double *x, int64_t row, int64_t k,
+            int64_t k_end, int64_t k_due, double *gas_hist, const int na) {
+  /* locals, not q->: the gas_hist store could alias q's doubles */
+  double impact[SCH_K_MAX_ASSETS], decay[SCH_K_MAX_ASSETS];
+  double lo[SCH_K_MAX_ASSETS], hi[SCH_K_MAX_ASSETS];
+  double lm[SCH_K_MAX_ASSETS], lm_min[SCH_K_MAX_ASSETS];
+  int64_t col[SCH_K_MAX_ASSETS];
+  const int gas_a = q->gas_a;
+  const double gas_flat = q->gas_flat;
+  for (int a = 0; a < na; a++) {
+    impact[a] = q->impact[a];
+    decay[a] = q->decay[a];
+    lo[a] = q->lo[a];
+    hi[a] = q->hi[a];
+    col[a] = q->col[a];
+    lm_min[a] = HUGE_VAL;
+    lm[a] = 0.0; /* read only if a step was moved */
+  }
+  for (; k <= k_end; k++) {
+    const double *xk = x + k * row;
+    bool out = k >= k_due;
+    for (int a = 0; a < na; a++) {
+      double imp = impact[a] * decay[a];
+      impact[a] = imp < IMPACT_FLOOR ? 0.0 : imp;
+      lm[a] = xk[col[a]] - impact[a];
+      out |= !(lm[a] > lo[a] && lm[a] < hi[a]);
+    }
+    if (out)
+      break;
+    for (int a = 0; a < na; a++)
+      lm_min[a] = min_d(lm_min[a], lm[a]);
+    gas_hist[k] = gas_a >= 0 ? lm[gas_a] : gas_flat;
+  }
+  for (int a = 0; a < na; a++) {
+    q->impact[a] = impact[a];
+    q->lm[a] = lm[a];
+    q->lm_min[a] = lm_min[a];
+  }
+  return k;
+}
+
 /* Steps at which neither an oracle nor the liquidator has anything to do:
  * prices move, impact recovers, and the gas history and minimum ratios are
- * kept, with the arithmetic of move_prices in a loop whose state stays in
- * registers. Stops at the first step (or n + 1) where an oracle may act,
- * with that step's prices moved as move_prices would have. */
+ * kept. Stops at the first step (or n + 1) where an oracle may act, with
+ * that step's prices moved as move_prices would have. */
 static int64_t advance_quiet(path_state *ps, int64_t k) {
   const sch_market_model *mm = ps->mm;
   sch_cascade_ws *ws = ps->ws;
   const int na = ws->n_risky_assets;
   const int64_t stride = ps->x_stride, row = ps->n_risky * stride;
-  double impact[SCH_K_MAX_ASSETS], lo[SCH_K_MAX_ASSETS], hi[SCH_K_MAX_ASSETS];
-  double low[SCH_K_MAX_ASSETS], lp0[SCH_K_MAX_ASSETS], lm[SCH_K_MAX_ASSETS];
-  int64_t due_at[SCH_K_MAX_ASSETS], col[SCH_K_MAX_ASSETS];
-  int gas_a = -1;
+  quiet_state q = {.gas_a = -1, .gas_flat = ps->log_market[mm->gas_asset]};
+  int64_t k_due = mm->n_steps + 1;
   for (int a = 0; a < na; a++) {
     int i = ws->risky[a];
-    impact[a] = ps->impact[i];
-    lo[a] = ps->obs_lo[i];
-    hi[a] = ps->obs_hi[i];
-    low[a] = ps->log_min_ratio[i];
-    lp0[a] = ps->log_price0[i];
-    col[a] = mm->slot_of_asset[i] * stride;
-    due_at[a] = ps->last_obs_step[i] + ws->heartbeat_steps[i];
+    q.impact[a] = ps->impact[i];
+    q.decay[a] = mm->impact_decay[i];
+    q.lo[a] = ps->obs_lo[i];
+    q.hi[a] = ps->obs_hi[i];
+    q.col[a] = mm->slot_of_asset[i] * stride;
+    int64_t due = ps->last_obs_step[i] + ws->heartbeat_steps[i];
     if (ps->pend_count[i] > 0) {
       int64_t m = ws->pending[(int64_t)i * ws->pending_cap + ps->pend_head[i]]
                       .step;
-      due_at[a] = m < due_at[a] ? m : due_at[a];
+      due = m < due ? m : due;
     }
+    k_due = due < k_due ? due : k_due;
     if (i == mm->gas_asset)
-      gas_a = a;
+      q.gas_a = a;
   }
-  const double gas_flat = ps->log_market[mm->gas_asset];
-  double *gas_hist = ws->log_gas_price_hist;
-  for (; k <= mm->n_steps; k++) {
-    const double *xk = ps->x + k * row;
-    bool due = false;
-    for (int a = 0; a < na; a++) {
-      double imp = impact[a];
-      if (imp != 0.0) {
-        imp *= mm->impact_decay[ws->risky[a]];
-        impact[a] = imp < IMPACT_FLOOR ? 0.0 : imp;
-      }
-      lm[a] = xk[col[a]] - impact[a];
-      due |= !(lm[a] > lo[a] && lm[a] < hi[a]) | (k >= due_at[a]);
-    }
-    if (due)
-      break;
-    for (int a = 0; a < na; a++)
-      low[a] = min_d(low[a], lm[a] - lp0[a]);
-    gas_hist[k] = gas_a >= 0 ? lm[gas_a] : gas_flat;
+  double *gh = ws->log_gas_price_hist;
+  const int64_t n = mm->n_steps;
+  switch (na) {
+  case 1:
+    k = quiet_steps(&q, ps->x, row, k, n, k_due, gh, 1);
+    break;
+  case 2:
+    k = quiet_steps(&q, ps->x, row, k, n, k_due, gh, 2);
+    break;
+  case 3:
+    k = quiet_steps(&q, ps->x, row, k, n, k_due, gh, 3);
+    break;
+  case 4:
+    k = quiet_steps(&q, ps->x, row, k, n, k_due, gh, 4);
+    break;
+  default:
+    k = quiet_steps(&q, ps->x, row, k, n, k_due, gh, na);
   }
   for (int a = 0; a < na; a++) {
     int i = ws->risky[a];
-    ps->impact[i] = impact[a];
-    ps->log_min_ratio[i] = low[a];
-    if (k <= mm->n_steps) {
-      ps->log_fund[i] = ps->x[k * row + col[a]];
-      ps->log_market[i] = ps->log_market_start[i] = lm[a];
+    ps->impact[i] = q.impact[a];
+    /* rounding is monotone, so min(lm) - lp0 = min(lm - lp0) bit for bit */
+    ps->log_min_ratio[i] =
+        min_d(ps->log_min_ratio[i], q.lm_min[a] - ps->log_price0[i]);
+    if (k <= n) {
+      ps->log_fund[i] = ps->x[k * row + q.col[a]];
+      ps->log_market[i] = ps->log_market_start[i] = q.lm[a];
     }
   }
   return k;
