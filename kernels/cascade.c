@@ -33,12 +33,19 @@ struct sch_cascade_ws {
   double *touched_collateral; /* [slot * n_assets + asset] */
   double *touched_debt;
   double *touched_health0; /* HF at S(0) prices of the current amounts */
+  int32_t *touched_group;
   int64_t n_touched;
+  /* touched slots that still have debt (the others can never be liquidated
+   * again), in any order, and each slot's position in it (-1: not there) */
+  int32_t *owing, *owing_pos;
+  int64_t n_owing;
+  /* per group: by_health[0 .. cursor) are all touched on this path */
+  int64_t *group_cursor;
   double *group_bound; /* per collection: max_D r / min_C r of each group */
   uint8_t *skipped;
   int32_t *skipped_list;
   int64_t n_skipped;
-  candidate *cand;
+  candidate *cand, *cand_tmp; /* cand_tmp: merge buffer */
   int64_t n_cand;
   pending_obs *pending; /* per asset ring of pending_cap */
   int64_t pending_cap;
@@ -81,10 +88,15 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
   ws->touched_collateral = malloc(acc * (size_t)nas * sizeof(double));
   ws->touched_debt = malloc(acc * (size_t)nas * sizeof(double));
   ws->touched_health0 = malloc(acc * sizeof(double));
+  ws->touched_group = malloc(acc * sizeof(int32_t));
+  ws->owing = malloc(acc * sizeof(int32_t));
+  ws->owing_pos = malloc(acc * sizeof(int32_t));
+  ws->group_cursor = calloc((size_t)(mm->n_groups + 1), sizeof(int64_t));
   ws->group_bound = malloc((size_t)(mm->n_groups + 1) * sizeof(double));
   ws->skipped = calloc(acc, 1);
   ws->skipped_list = malloc(acc * sizeof(int32_t));
   ws->cand = malloc(acc * sizeof(candidate));
+  ws->cand_tmp = malloc(acc * sizeof(candidate));
   ws->pending = malloc((size_t)(ws->pending_cap * nas) * sizeof(pending_obs));
   ws->log_gas_price_hist = malloc((size_t)(mm->n_steps + 1) * sizeof(double));
   for (int i = 0; i < mm->n_assets; i++) {
@@ -95,9 +107,10 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
         heartbeat_in_steps(mm->oracle_heartbeat_s[i], mm->dt_s);
   }
   if (!ws->slot_of_account || !ws->touched_account || !ws->touched_health0 ||
-      !ws->group_bound ||
+      !ws->group_bound || !ws->touched_group || !ws->owing ||
+      !ws->owing_pos || !ws->group_cursor ||
       !ws->touched_collateral || !ws->touched_debt || !ws->skipped ||
-      !ws->skipped_list || !ws->cand || !ws->pending ||
+      !ws->skipped_list || !ws->cand || !ws->cand_tmp || !ws->pending ||
       !ws->log_gas_price_hist ||
       (mm->reference_only && !(ws->ref = sch_cascade_ref_ws_create(mm)))) {
     sch_cascade_ws_free(ws);
@@ -121,10 +134,15 @@ void sch_cascade_ws_free(sch_cascade_ws *ws) {
   free(ws->touched_collateral);
   free(ws->touched_debt);
   free(ws->touched_health0);
+  free(ws->touched_group);
+  free(ws->owing);
+  free(ws->owing_pos);
+  free(ws->group_cursor);
   free(ws->group_bound);
   free(ws->skipped);
   free(ws->skipped_list);
   free(ws->cand);
+  free(ws->cand_tmp);
   free(ws->pending);
   free(ws->log_gas_price_hist);
   sch_cascade_ref_ws_free(ws->ref);
@@ -161,6 +179,10 @@ typedef struct path_state {
   int64_t pend_head[SCH_K_MAX_ASSETS], pend_count[SCH_K_MAX_ASSETS];
   /* gas */
   double gas_usd; /* this step's gas cost of a liquidation, < 0: not yet */
+  /* the last gas window maximum: its value, the step it was taken at (-1:
+   * none) and a step holding it */
+  double gas_max;
+  int64_t gas_max_k, gas_max_at;
   /* liquidation capacity of the step */
   int64_t liquidations_in_step;
   double capital_left;
@@ -198,7 +220,24 @@ static int32_t touch(path_state *ps, int32_t a) {
   memcpy(ws->touched_debt + s * na, ps->mm->debt + (int64_t)a * na,
          (size_t)na * sizeof(double));
   ws->slot_of_account[a] = s;
+  ws->touched_group[s] = ps->mm->group_of_account[a];
+  ws->owing_pos[s] = (int32_t)ws->n_owing;
+  ws->owing[ws->n_owing++] = s;
   return s;
+}
+
+/* A touched account's HF at S(0) prices; one left without debt (HF
+ * infinite) can never be liquidatable again and leaves the owing list. */
+static void set_health0(path_state *ps, int32_t s, double h0) {
+  sch_cascade_ws *ws = ps->ws;
+  ws->touched_health0[s] = h0;
+  int32_t pos = ws->owing_pos[s];
+  if (h0 < HUGE_VAL || pos < 0)
+    return;
+  int32_t last = ws->owing[--ws->n_owing];
+  ws->owing[pos] = last;
+  ws->owing_pos[last] = pos;
+  ws->owing_pos[s] = -1;
 }
 
 /* Largest profit any sale of `seized` units of asset i could make while no
@@ -256,21 +295,31 @@ static inline bool before(const candidate *a, const candidate *b) {
          (a->health == b->health && a->account < b->account);
 }
 
-static void sift_down(candidate *c, int64_t root, int64_t n) {
-  for (int64_t child; (child = 2 * root + 1) < n; root = child) {
-    if (child + 1 < n && before(&c[child], &c[child + 1]))
-      child++;
-    if (!before(&c[root], &c[child]))
-      return;
-    candidate t = c[root];
-    c[root] = c[child];
-    c[child] = t;
-  }
+/* End of the ascending run that starts at `from`. */
+static int64_t run_end(const candidate *c, int64_t from, int64_t n) {
+  int64_t i = from + 1;
+  while (i < n && !before(&c[i], &c[i - 1]))
+    i++;
+  return i;
+}
+
+/* Merge the sorted runs src[lo, mid) and src[mid, hi) into dst[lo, hi). */
+static void merge_runs(const candidate *src, int64_t lo, int64_t mid,
+                       int64_t hi, candidate *dst) {
+  int64_t i = lo, j = mid, o = lo;
+  while (i < mid && j < hi)
+    dst[o++] = before(&src[j], &src[i]) ? src[j++] : src[i++];
+  while (i < mid)
+    dst[o++] = src[i++];
+  while (j < hi)
+    dst[o++] = src[j++];
 }
 
 /* In place, no allocation (glibc qsort may malloc): insertion sort for the
- * usual handful of candidates, heapsort beyond. */
-static void sort_candidates(candidate *c, int64_t n) {
+ * usual handful of candidates, a natural merge sort beyond. Candidates come
+ * group by group in order of HF at S(0), which within a group is close to
+ * the order of HF now: few, long runs, so a few linear passes. */
+static void sort_candidates(candidate *c, candidate *tmp, int64_t n) {
   if (n <= 24) {
     for (int64_t i = 1; i < n; i++) {
       candidate t = c[i];
@@ -281,14 +330,21 @@ static void sort_candidates(candidate *c, int64_t n) {
     }
     return;
   }
-  for (int64_t i = n / 2; i-- > 0;)
-    sift_down(c, i, n);
-  for (int64_t end = n - 1; end > 0; end--) {
-    candidate t = c[0];
-    c[0] = c[end];
-    c[end] = t;
-    sift_down(c, 0, end);
+  candidate *src = c, *dst = tmp;
+  for (int64_t runs = 0; runs != 1;) {
+    runs = 0;
+    for (int64_t lo = 0; lo < n; runs++) {
+      int64_t mid = run_end(src, lo, n);
+      int64_t hi = mid < n ? run_end(src, mid, n) : n;
+      merge_runs(src, lo, mid, hi, dst);
+      lo = hi;
+    }
+    candidate *t = src;
+    src = dst;
+    dst = t;
   }
+  if (src != c)
+    memcpy(c, src, (size_t)n * sizeof *c);
 }
 
 /* Largest ratio over the mask's assets divided by the smallest over the other
@@ -297,12 +353,12 @@ static void sort_candidates(candidate *c, int64_t n) {
 static double ratio_bound(const double *ratio, uint32_t num_mask,
                           uint32_t den_mask, int n_assets) {
   double num = 0.0, den = HUGE_VAL;
-  for (int i = 0; i < n_assets; i++) {
-    if (num_mask >> i & 1u)
-      num = max_d(num, ratio[i]);
-    if (den_mask >> i & 1u)
-      den = min_d(den, ratio[i]);
-  }
+  uint32_t all = n_assets < 32 ? (1u << n_assets) - 1u : ~0u;
+  /* min and max are exact: visiting only the set bits changes nothing */
+  for (uint32_t m = num_mask & all; m; m &= m - 1u)
+    num = max_d(num, ratio[__builtin_ctz(m)]);
+  for (uint32_t m = den_mask & all; m; m &= m - 1u)
+    den = min_d(den, ratio[__builtin_ctz(m)]);
   return num / den * (1.0 + BOUND_SLACK);
 }
 
@@ -320,7 +376,12 @@ static void collect_candidates(path_state *ps) {
     double bound = ratio_bound(ps->oracle_ratio, grp->debt_mask,
                                grp->collateral_mask, mm->n_assets);
     ws->group_bound[g] = bound;
-    for (int64_t idx = 0; idx < grp->n && grp->health0[idx] < bound; idx++) {
+    /* the worst accounts are liquidated first: skip the touched prefix */
+    int64_t idx = ws->group_cursor[g];
+    while (idx < grp->n && ws->slot_of_account[grp->by_health[idx]] >= 0)
+      idx++;
+    ws->group_cursor[g] = idx;
+    for (; idx < grp->n && grp->health0[idx] < bound; idx++) {
       int32_t a = grp->by_health[idx];
       if (ws->slot_of_account[a] >= 0)
         continue; /* touched: checked below with its current amounts */
@@ -329,15 +390,16 @@ static void collect_candidates(path_state *ps) {
         ws->cand[ws->n_cand++] = (candidate){hf, a, false};
     }
   }
-  for (int64_t s = 0; s < ws->n_touched; s++) {
-    int32_t a = ws->touched_account[s];
-    if (!(ws->touched_health0[s] < ws->group_bound[mm->group_of_account[a]]))
+  for (int64_t o = 0; o < ws->n_owing; o++) {
+    int32_t s = ws->owing[o];
+    if (!(ws->touched_health0[s] < ws->group_bound[ws->touched_group[s]]))
       continue;
+    int32_t a = ws->touched_account[s];
     double hf = health(ps, collateral_of(ps, a), debt_of(ps, a));
     if (hf < 1.0)
       ws->cand[ws->n_cand++] = (candidate){hf, a, false};
   }
-  sort_candidates(ws->cand, ws->n_cand);
+  sort_candidates(ws->cand, ws->cand_tmp, ws->n_cand);
   ps->candidates_valid = true;
 }
 
@@ -426,14 +488,29 @@ static inline void record_gas_price(path_state *ps) {
 /* max of ln M_gas over steps [k - W, k]; steps before 0 repeat step 0 (flat
  * history), which the window already holds. max is exact, so any order of
  * comparison gives the reference's value. */
-static double gas_window_max(const path_state *ps) {
+static double gas_window_max(path_state *ps) {
   const double *h = ps->ws->log_gas_price_hist;
   int64_t from = ps->k - ps->mm->gas_window_steps;
   if (from < 0)
     from = 0;
-  double best = h[ps->k];
-  for (int64_t j = from; j < ps->k; j++)
-    best = h[j] > best ? h[j] : best;
+  /* History entries never change once written: while the last maximum is
+   * still inside the window, only the steps after it need a look. */
+  int64_t j = from;
+  double best = -HUGE_VAL;
+  int64_t at = from;
+  if (ps->gas_max_k >= 0 && ps->gas_max_at >= from) {
+    j = ps->gas_max_k + 1;
+    best = ps->gas_max;
+    at = ps->gas_max_at;
+  }
+  for (; j <= ps->k; j++)
+    if (h[j] >= best) {
+      best = h[j];
+      at = j;
+    }
+  ps->gas_max = best;
+  ps->gas_max_k = ps->k;
+  ps->gas_max_at = at;
   return best;
 }
 
@@ -587,7 +664,7 @@ static bool try_liquidate(path_state *ps, candidate *cand) {
   double *dw = ps->ws->touched_debt + (int64_t)s * n;
   cw[i] = seize_all ? 0.0 : max_d(0.0, cw[i] - seized);
   dw[j] = repay_all ? 0.0 : max_d(0.0, dw[j] - repaid / ps->oracle[j]);
-  ps->ws->touched_health0[s] = health_at_start(mm, cw, dw);
+  set_health0(ps, s, health_at_start(mm, cw, dw));
   double *mt = ps->metrics;
   mt[SCH_METRIC_LIQUIDATIONS] += 1.0;
   mt[SCH_METRIC_LIQUIDATED_VALUE] += repaid;
@@ -600,7 +677,7 @@ static bool try_liquidate(path_state *ps, candidate *cand) {
   ps->candidates_valid = false;
   if (seize_all) {
     write_off_if_empty(ps, cw, dw);
-    ps->ws->touched_health0[s] = health_at_start(mm, cw, dw);
+    set_health0(ps, s, health_at_start(mm, cw, dw));
   }
   return true;
 }
@@ -673,6 +750,7 @@ static void init_path(path_state *ps) {
     set_observation_band(ps, i, p0);
   }
   ps->k = 0;
+  ps->gas_max_k = -1;
   record_gas_price(ps);
   ps->candidates_valid = false;
   sch_metrics_init(ps->metrics, mm->n_assets);
@@ -776,7 +854,9 @@ static int64_t advance_quiet(path_state *ps, int64_t k) {
   sch_cascade_ws *ws = ps->ws;
   const int na = ws->n_risky_assets;
   const int64_t stride = ps->x_stride, row = ps->n_risky * stride;
-  quiet_state q = {.gas_a = -1, .gas_flat = ps->log_market[mm->gas_asset]};
+  quiet_state q; /* no initialiser: zeroing it costs more than the loop */
+  q.gas_a = -1;
+  q.gas_flat = ps->log_market[mm->gas_asset];
   int64_t k_due = mm->n_steps + 1;
   for (int a = 0; a < na; a++) {
     int i = ws->risky[a];
@@ -905,6 +985,9 @@ static void finish_path(path_state *ps) {
   for (int64_t s = 0; s < ws->n_touched; s++)
     ws->slot_of_account[ws->touched_account[s]] = -1;
   ws->n_touched = 0;
+  ws->n_owing = 0;
+  for (int g = 0; g < mm->n_groups; g++)
+    ws->group_cursor[g] = 0;
   for (int64_t s = 0; s < ws->n_skipped; s++)
     ws->skipped[ws->skipped_list[s]] = 0;
   ws->n_skipped = 0;
