@@ -54,6 +54,8 @@ struct sch_cascade_ws {
   int n_risky_assets;
   int risky[SCH_K_MAX_ASSETS];          /* asset index of each risky asset */
   int64_t heartbeat_steps[SCH_K_MAX_ASSETS]; /* first m: m dt >= hb */
+  double log1p_down[SCH_K_MAX_ASSETS], log1p_up[SCH_K_MAX_ASSETS]; /* +-dev */
+  double log_price0[SCH_K_MAX_ASSETS];
   /* later mechanisms run on the reference cascade (kernels/cascade_ref.h) */
   sch_cascade_ref_ws *ref;
 };
@@ -100,6 +102,10 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
   ws->pending = malloc((size_t)(ws->pending_cap * nas) * sizeof(pending_obs));
   ws->log_gas_price_hist = malloc((size_t)(mm->n_steps + 1) * sizeof(double));
   for (int i = 0; i < mm->n_assets; i++) {
+    double dev = mm->oracle_deviation[i];
+    ws->log1p_down[i] = dev > 0.0 && dev < 1.0 ? log1p(-dev) : 0.0;
+    ws->log1p_up[i] = dev > 0.0 ? log1p(dev) : 0.0;
+    ws->log_price0[i] = log(mm->price0[i]);
     if (mm->stable[i])
       continue;
     ws->risky[ws->n_risky_assets++] = i;
@@ -414,19 +420,25 @@ static void wake_candidates(path_state *ps) {
 
 /* ---- oracle ------------------------------------------------------------ */
 
-static void set_observation_band(path_state *ps, int i, double price) {
-  double dev = ps->mm->oracle_deviation[i];
-  ps->last_obs[i] = price;
+static void observation_band(const sch_market_model *mm,
+                             const sch_cascade_ws *ws, int i, double price,
+                             double *lo, double *hi) {
+  double dev = mm->oracle_deviation[i];
   if (dev <= 0.0) { /* every step observes: an empty band */
-    ps->obs_lo[i] = HUGE_VAL;
-    ps->obs_hi[i] = -HUGE_VAL;
+    *lo = HUGE_VAL;
+    *hi = -HUGE_VAL;
     return;
   }
   /* A slightly narrow band: inside it no trigger is possible; outside it the
-   * exact rule |M / last - 1| >= dev decides. */
+   * exact rule |M / last - 1| >= dev decides. log1p(+-dev) is per asset. */
   double lp = log(price);
-  ps->obs_lo[i] = dev < 1.0 ? lp + log1p(-dev) + 1e-9 : -HUGE_VAL;
-  ps->obs_hi[i] = lp + log1p(dev) - 1e-9;
+  *lo = dev < 1.0 ? lp + ws->log1p_down[i] + 1e-9 : -HUGE_VAL;
+  *hi = lp + ws->log1p_up[i] - 1e-9;
+}
+
+static void set_observation_band(path_state *ps, int i, double price) {
+  ps->last_obs[i] = price;
+  observation_band(ps->mm, ps->ws, i, price, &ps->obs_lo[i], &ps->obs_hi[i]);
 }
 
 static void set_oracle(path_state *ps, int i, double price) {
@@ -738,8 +750,9 @@ static void init_path(path_state *ps) {
   const sch_market_model *mm = ps->mm;
   for (int i = 0; i < mm->n_assets; i++) {
     double p0 = mm->price0[i];
-    ps->log_price0[i] = log(p0);
-    ps->log_fund[i] = ps->log_market[i] = ps->log_market_start[i] = log(p0);
+    double lp0 = ps->ws->log_price0[i];
+    ps->log_price0[i] = lp0;
+    ps->log_fund[i] = ps->log_market[i] = ps->log_market_start[i] = lp0;
     ps->impact[i] = 0.0;
     ps->log_min_ratio[i] = 0.0;
     ps->pool_step[i] = -1;
@@ -1053,11 +1066,8 @@ static bool screen_observe(const sch_market_model *mm, const sch_cascade_ws *ws,
   double m = exp(lm);
   if (!heartbeat && fabs(m / *last_obs - 1.0) < mm->oracle_deviation[i])
     return false;
-  path_state tmp = {.mm = mm};
-  set_observation_band(&tmp, i, m);
+  observation_band(mm, ws, i, m, lo, hi);
   *last_obs = m;
-  *lo = tmp.obs_lo[i];
-  *hi = tmp.obs_hi[i];
   *last_step = k;
   return true;
 }
@@ -1100,13 +1110,13 @@ int sch_cascade_screen(const sch_market_model *mm, int n_risky,
   double log_p0[SCH_K_MAX_ASSETS];
   for (int a = 0; a < ws->n_risky_assets; a++) {
     int i = ws->risky[a], r = mm->slot_of_asset[i];
-    log_p0[i] = log(mm->price0[i]);
-    path_state tmp = {.mm = mm};
-    set_observation_band(&tmp, i, mm->price0[i]);
+    log_p0[i] = ws->log_price0[i];
+    double lo0, hi0;
+    observation_band(mm, ws, i, mm->price0[i], &lo0, &hi0);
     for (int l = 0; l < L; l++) {
       last_obs[r][l] = mm->price0[i];
-      lo[r][l] = tmp.obs_lo[i];
-      hi[r][l] = tmp.obs_hi[i];
+      lo[r][l] = lo0;
+      hi[r][l] = hi0;
       last_step[r][l] = 0;
       x_min[r][l] = x_max[r][l] = x[r * L + l];
     }
