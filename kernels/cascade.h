@@ -78,6 +78,44 @@ static inline void sch_metrics_init(double *metrics, int n_assets) {
   metrics[sch_metric_ext(n_assets, SCH_XM_TIME_FULL_UTILISATION)] = -1.0;
 }
 
+/** Most protocols of one scenario (`protocols:`). */
+#define SCH_K_MAX_PROTOCOLS 8
+
+/** System-wide metrics of a several-protocol run, after the protocols'. */
+enum {
+  SCH_SYS_SHORTFALL = 0,      /**< sum of the protocols' shortfall */
+  SCH_SYS_UNCOVERED_SHORTFALL, /**< sum of their uncovered shortfall */
+  SCH_SYS_BAD_DEBT,           /**< sum of their realised bad debt */
+  SCH_SYS_COUNT
+};
+
+/**
+ * Metrics of a path with n protocols: alone (n <= 1), sch_metric_count;
+ * else protocol p's metrics at p * sch_metric_count(n_assets), then the
+ * SCH_SYS_* totals, then one indicator per pair a < b: 1 if both a and b
+ * have shortfall > 0 (its mean is P(both)).
+ */
+static inline int sch_metric_count_protocols(int n_assets, int n) {
+  if (n <= 1)
+    return sch_metric_count(n_assets);
+  return n * sch_metric_count(n_assets) + SCH_SYS_COUNT + n * (n - 1) / 2;
+}
+/** Most metrics of any run: 8 protocols of 16 assets, totals, pairs. */
+#define SCH_MAX_METRICS                                                        \
+  (SCH_K_MAX_PROTOCOLS * (SCH_METRIC_MIN_PRICE_RATIO + SCH_K_MAX_ASSETS + 1 + \
+                          SCH_XM_COUNT) +                                      \
+   SCH_SYS_COUNT + SCH_K_MAX_PROTOCOLS * (SCH_K_MAX_PROTOCOLS - 1) / 2)
+
+/** Index of system metric id (SCH_SYS_*) with n > 1 protocols. */
+static inline int sch_metric_system(int n_assets, int n, int id) {
+  return n * sch_metric_count(n_assets) + id;
+}
+/** Index of the joint-shortfall indicator of protocols a < b of n. */
+static inline int sch_metric_joint(int n_assets, int n, int a, int b) {
+  return sch_metric_system(n_assets, n, SCH_SYS_COUNT) +
+         a * (2 * n - a - 1) / 2 + (b - a - 1);
+}
+
 /** Output name of extension metric id. */
 static inline const char *sch_ext_metric_name(int id) {
   static const char *const names[SCH_XM_COUNT] = {

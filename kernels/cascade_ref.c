@@ -44,7 +44,7 @@ sch_cascade_ref_ws *sch_cascade_ref_ws_create(const sch_market_model *mm) {
       !ws->skipped_list || !ws->cand || !ws->pending || !ws->gas_deque ||
       !ws->log_gas_price_hist || !ref_auction_ws_create(ws, mm) ||
       !ref_incentive_ws_create(ws, mm) || !ref_defence_ws_create(ws, mm) ||
-      !ref_lenders_ws_create(ws, mm)) {
+      !ref_lenders_ws_create(ws, mm) || !ref_contagion_ws_create(ws, mm)) {
     sch_cascade_ref_ws_free(ws);
     return NULL;
   }
@@ -74,6 +74,7 @@ void sch_cascade_ref_ws_free(sch_cascade_ref_ws *ws) {
   ref_incentive_ws_free(ws);
   ref_defence_ws_free(ws);
   ref_lenders_ws_free(ws);
+  ref_contagion_ws_free(ws);
   free(ws);
 }
 
@@ -321,8 +322,8 @@ void ref_ensure_pool(path_state *ps, int i) {
 /* USD the venue pays for q units now (DESIGN.md 3.2), without selling. */
 double ref_venue_quote(path_state *ps, int i, double q) {
   const sch_market_model *mm = ps->mm;
-  if (mm->stable[i])
-    return q * mm->price0[i];
+  if (mm->stable[i]) /* its oracle: the price, or a receipt token's value */
+    return q * ps->oracle[i];
   ref_ensure_pool(ps, i);
   double fee = mm->venue_fee[i];
   if (mm->venue_model[i] == SCH_K_VENUE_CP) {
@@ -341,7 +342,7 @@ double ref_venue_quote(path_state *ps, int i, double q) {
 double ref_venue_sell(path_state *ps, int i, double q, double out) {
   const sch_market_model *mm = ps->mm;
   if (mm->stable[i])
-    return q * mm->price0[i] - out;
+    return q * ps->oracle[i] - out;
   double value = q * exp(ps->log_market[i]);
   if (mm->venue_model[i] == SCH_K_VENUE_CP) {
     ps->pool_units[i] += q;
@@ -592,7 +593,7 @@ static double underwater_debt(path_state *ps) {
   sch_cascade_ref_ws *ws = ps->ws;
   double market[SCH_K_MAX_ASSETS], ratio[SCH_K_MAX_ASSETS];
   for (int i = 0; i < mm->n_assets; i++) {
-    market[i] = mm->stable[i] ? mm->price0[i] : exp(ps->log_market[i]);
+    market[i] = mm->stable[i] ? ps->oracle[i] : exp(ps->log_market[i]);
     ratio[i] = market[i] / mm->price0[i];
   }
   double total = 0.0;
@@ -648,36 +649,62 @@ static void finish_path(path_state *ps) {
   ws->n_skipped = 0;
 }
 
-void sch_cascade_run_reference(const sch_market_model *mm, int n_risky, const double *x,
-                     int64_t x_stride, sch_cascade_ref_ws *ws, double *metrics,
-                     const sch_price_record *record) {
+/* ---- one path, in phases (kernels/contagion.c runs several protocols'
+ * phases in lockstep on one market) ------------------------------------- */
+
+void ref_path_begin(path_state *ps, const sch_price_record *record) {
+  init_path(ps);
+  ref_auction_init_path(ps);
+  ref_incentive_init_path(ps);
+  ref_defence_init_path(ps);
+  ref_lenders_init_path(ps);
+  if (record)
+    record_prices(ps, record);
+}
+
+void ref_step_market(path_state *ps, int64_t k) {
+  ps->k = k;
+  ps->t = (double)k * ps->mm->dt_s;
+  move_prices(ps);
+  ref_lenders_flight_step(ps);
+  gas_window_push(ps);
+  ps->gas_usd = -1.0;
+  update_oracles(ps);
+}
+
+void ref_step_protocol(path_state *ps) {
+  bool allowed = ref_defence_step(ps);
+  if (allowed && ps->mm->liquidators_enabled)
+    liquidate(ps);
+  ref_lenders_step(ps);
+}
+
+void ref_step_end(path_state *ps, const sch_price_record *record) {
+  for (int i = 0; i < ps->mm->n_assets; i++)
+    ps->log_min_ratio[i] =
+        min_d(ps->log_min_ratio[i], ps->log_market[i] - ps->log_price0[i]);
+  if (record)
+    record_prices(ps, record);
+}
+
+void ref_path_end(path_state *ps) { finish_path(ps); }
+
+void sch_cascade_run_reference(const sch_market_model *mm, int n_risky,
+                               const double *x, int64_t x_stride,
+                               sch_cascade_ref_ws *ws, double *metrics,
+                               const sch_price_record *record) {
+  if (mm->n_protocols > 1) {
+    ref_contagion_run(mm, n_risky, x, x_stride, ws, metrics, record);
+    return;
+  }
   path_state ps = {.mm = mm, .ws = ws, .x = x, .x_stride = x_stride,
                    .n_risky = n_risky, .metrics = metrics,
                    .path = ws->path_index};
-  init_path(&ps);
-  ref_auction_init_path(&ps);
-  ref_incentive_init_path(&ps);
-  ref_defence_init_path(&ps);
-  ref_lenders_init_path(&ps);
-  if (record)
-    record_prices(&ps, record);
+  ref_path_begin(&ps, record);
   for (int64_t k = 1; k <= mm->n_steps; k++) {
-    ps.k = k;
-    ps.t = (double)k * mm->dt_s;
-    move_prices(&ps);
-    ref_lenders_flight_step(&ps);
-    gas_window_push(&ps);
-    ps.gas_usd = -1.0;
-    update_oracles(&ps);
-    bool allowed = ref_defence_step(&ps);
-    if (allowed && mm->liquidators_enabled)
-      liquidate(&ps);
-    ref_lenders_step(&ps);
-    for (int i = 0; i < mm->n_assets; i++)
-      ps.log_min_ratio[i] =
-          min_d(ps.log_min_ratio[i], ps.log_market[i] - ps.log_price0[i]);
-    if (record)
-      record_prices(&ps, record);
+    ref_step_market(&ps, k);
+    ref_step_protocol(&ps);
+    ref_step_end(&ps, record);
   }
-  finish_path(&ps);
+  ref_path_end(&ps);
 }

@@ -54,6 +54,7 @@ struct sch_cascade_ref_ws {
   struct ref_incentive_ws *incentive; /* kernels/incentive.c */
   struct ref_defence_ws *defence;     /* kernels/defence.c */
   struct ref_lenders_ws *lenders;     /* kernels/lenders.c */
+  struct ref_contagion_ws *contagion; /* kernels/contagion.c */
 };
 
 
@@ -142,6 +143,36 @@ void ref_lenders_init_path(path_state *ps);
 void ref_lenders_flight_step(path_state *ps);
 void ref_lenders_step(path_state *ps);
 void ref_lenders_finish_path(path_state *ps);
+
+/* ---- one path in phases (kernels/cascade_ref.c) -------------------------
+ * sch_cascade_run_reference is begin; for k = 1..n: market, protocol, end;
+ * then path_end. kernels/contagion.c interleaves several protocols. */
+void ref_path_begin(path_state *ps, const sch_price_record *record);
+/** Step parts 1-4: prices, flight, gas, oracles. */
+void ref_step_market(path_state *ps, int64_t k);
+/** Defences, step part 5 (liquidation), lenders. */
+void ref_step_protocol(path_state *ps);
+/** Step part 6: running minima and the price record. */
+void ref_step_end(path_state *ps, const sch_price_record *record);
+/** At the horizon: underwater debt, shortfall, mechanisms' outputs. */
+void ref_path_end(path_state *ps);
+
+/* ---- several protocols on one market (kernels/contagion.c) -------------- */
+bool ref_contagion_ws_create(sch_cascade_ref_ws *ws,
+                             const sch_market_model *mm);
+void ref_contagion_ws_free(sch_cascade_ref_ws *ws);
+/** All protocols of mm->protocols on one path; metrics in the layout of
+ *  sch_metric_count_protocols. */
+void ref_contagion_run(const sch_market_model *mm, int n_risky,
+                       const double *x, int64_t x_stride,
+                       sch_cascade_ref_ws *ws, double *metrics,
+                       const sch_price_record *record);
+
+/* ---- kernels/auction.c ------------------------------------------------- */
+/** Clipper's price `elapsed` seconds after a bark or redo at `top`
+ *  (abaci.sol: linear or stairstep, by mm->clip_linear). */
+double ref_clipper_price(const sch_market_model *mm, double top,
+                         double elapsed);
 
 /* ---- helpers of kernels/cascade_ref.c that mechanisms use --------------- */
 

@@ -126,6 +126,15 @@ typedef struct sch_market_model {
   /** Step part 5: SCH_K_LIQ_* (fixed bonus unless configured). */
   int liquidation_mode;
   /* ---- later mechanisms (each block owned by its kernel file) ---------- */
+  /* several protocols on one market (kernels/contagion.c) */
+  int n_protocols; /**< > 1: this model heads `protocols` (0 or 1: alone) */
+  const struct sch_market_model *protocols; /**< [n_protocols], each alone */
+  bool isolated_market; /**< each protocol on its own copy of the market */
+  /** Receipt tokens: asset i is a deposit share of protocol receipt_of[i]
+   *  (index into the head's protocols), -1 for an ordinary asset. Its price
+   *  is price0 times the issuer's share value (docs/model.md). */
+  int receipt_of[SCH_K_MAX_ASSETS];
+  double deposits; /**< USD lent to this protocol: its share value's base */
 } sch_market_model;
 
 #endif

@@ -420,8 +420,8 @@ static sch_status read_all(cfg_ctx *ctx) {
   return st;
 }
 
-static sch_status convert(const cfg_node *root, const char *base_dir,
-                          sch_config *cfg, sch_error *err) {
+sch_status cfg_convert_one(const cfg_node *root, const char *base_dir,
+                           sch_config *cfg, sch_error *err) {
   char buf[96];
   if (root->kind != CFG_MAP)
     return cfg_fail_at(err, root,
@@ -436,6 +436,13 @@ static sch_status convert(const cfg_node *root, const char *base_dir,
   if (st == SCH_OK)
     st = cfg_write_resolved(cfg, err);
   return st;
+}
+
+static sch_status convert(const cfg_node *root, const char *base_dir,
+                          sch_config *cfg, sch_error *err) {
+  if (root->kind == CFG_MAP && cfg_map_get(root, "protocols"))
+    return cfg_convert_protocols(root, base_dir, cfg, err);
+  return cfg_convert_one(root, base_dir, cfg, err);
 }
 
 sch_status cfg_convert_tree(const cfg_node *root, const char *source,
@@ -567,4 +574,8 @@ void sch_config_free(sch_config *cfg) {
     return;
   free(cfg->resolved_yaml);
   cfg->resolved_yaml = NULL;
+  for (int p = 0; cfg->protocol_cfg && p < cfg->n_protocols; p++)
+    sch_config_free(&cfg->protocol_cfg[p]);
+  free(cfg->protocol_cfg);
+  cfg->protocol_cfg = NULL;
 }

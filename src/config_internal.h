@@ -111,6 +111,14 @@ sch_status cfg_convert_tree(const cfg_node *root, const char *source,
 sch_status cfg_source_text(const char *path, char **text, char *dir,
                            size_t dir_size, sch_error *err);
 
+/** Convert a document without `protocols:` (config.c). */
+sch_status cfg_convert_one(const cfg_node *root, const char *base_dir,
+                           sch_config *cfg, sch_error *err);
+/** Convert a document with `protocols:` (config_protocols.c): the head is
+ *  protocol 0's configuration and owns every protocol's. */
+sch_status cfg_convert_protocols(const cfg_node *root, const char *base_dir,
+                                 sch_config *cfg, sch_error *err);
+
 /* The resolved YAML text (config_resolved.c). */
 sch_status cfg_write_resolved(sch_config *cfg, sch_error *err);
 

@@ -118,6 +118,11 @@ static void put_assets(text_buf *b, const sch_config *cfg) {
         num(a->price, p), num(a->vol, v), num(a->drift, d));
     put_jumps(b, &a->jumps);
     put(b, "    jump_beta: %s\n", num(a->jump_beta, beta));
+    if (a->receipt_of >= 0 && a->receipt_of < cfg->n_protocols) {
+      put(b, "    receipt_of: ");
+      put_string(b, cfg->protocol_names[a->receipt_of]);
+      put(b, "\n");
+    }
   }
   put(b, "correlation:\n");
   for (int i = 0; i < cfg->n_assets; i++) {

@@ -140,6 +140,7 @@ static sch_status read_asset(cfg_ctx *ctx, const cfg_node *item, int index) {
   TRY(cfg_number(&s, "jump_beta", DEFAULT(1), NO_LOWER, NO_UPPER,
                  &a->jump_beta));
   a->stable = a->vol == 0 && a->jumps.rate == 0;
+  a->receipt_of = -1; /* set by config_protocols.c from `receipt_of` */
   ctx->asset_nodes[index] = item;
   return SCH_OK;
 }

@@ -38,21 +38,61 @@ static const char *const base_metric_names[] = {
     "oracle_updates",
 };
 
-static void name_metrics(sch_results *res, const sch_config *cfg) {
+/* Names of one protocol's metrics at names[0..count), each prefixed. */
+static void name_protocol_metrics(char (*names)[METRIC_NAME_MAX],
+                                  const sch_config *cfg, const char *prefix) {
+  const int na = cfg->n_assets;
   for (int m = 0; m < SCH_METRIC_MIN_PRICE_RATIO; m++)
-    snprintf(res->names[m], METRIC_NAME_MAX, "%s", base_metric_names[m]);
-  for (int i = 0; i < cfg->n_assets; i++)
-    snprintf(res->names[SCH_METRIC_MIN_PRICE_RATIO + i], METRIC_NAME_MAX,
-             "min_price_ratio_%s", cfg->assets[i].name);
-  snprintf(res->names[sch_metric_time_first_bad_debt(cfg->n_assets)],
-           METRIC_NAME_MAX, "time_first_bad_debt");
+    snprintf(names[m], METRIC_NAME_MAX, "%s%s", prefix, base_metric_names[m]);
+  for (int i = 0; i < na; i++)
+    snprintf(names[SCH_METRIC_MIN_PRICE_RATIO + i], METRIC_NAME_MAX,
+             "%smin_price_ratio_%s", prefix, cfg->assets[i].name);
+  snprintf(names[sch_metric_time_first_bad_debt(na)], METRIC_NAME_MAX,
+           "%stime_first_bad_debt", prefix);
   for (int x = 0; x < SCH_XM_COUNT; x++)
-    snprintf(res->names[sch_metric_ext(cfg->n_assets, x)], METRIC_NAME_MAX,
-             "%s", sch_ext_metric_name(x));
+    snprintf(names[sch_metric_ext(na, x)], METRIC_NAME_MAX, "%s%s", prefix,
+             sch_ext_metric_name(x));
+}
+
+static int protocol_count(const sch_config *cfg) {
+  return cfg->protocol_cfg && cfg->n_protocols > 1 ? cfg->n_protocols : 1;
+}
+
+/* One protocol: the contract's names. Several: "<protocol>.<metric>" per
+ * protocol, the system totals under the plain names, and
+ * "joint_shortfall.<A>.<B>" per pair (kernels/cascade.h). */
+static void name_metrics(sch_results *res, const sch_config *cfg) {
+  const int n = protocol_count(cfg), na = cfg->n_assets;
+  if (n == 1) {
+    name_protocol_metrics(res->names, cfg, "");
+    return;
+  }
+  for (int p = 0; p < n; p++) {
+    char prefix[SCH_NAME_MAX + 1];
+    snprintf(prefix, sizeof prefix, "%s.", cfg->protocol_names[p]);
+    name_protocol_metrics(res->names + p * sch_metric_count(na), cfg, prefix);
+  }
+  static const char *const system[SCH_SYS_COUNT] = {
+      "shortfall", "uncovered_shortfall", "bad_debt"};
+  for (int s = 0; s < SCH_SYS_COUNT; s++)
+    snprintf(res->names[sch_metric_system(na, n, s)], METRIC_NAME_MAX, "%s",
+             system[s]);
+  for (int a = 0; a < n; a++)
+    for (int b = a + 1; b < n; b++)
+      snprintf(res->names[sch_metric_joint(na, n, a, b)], METRIC_NAME_MAX,
+               "joint_shortfall.%s.%s", cfg->protocol_names[a],
+               cfg->protocol_names[b]);
 }
 
 /* Log-binned histogram grids in each metric's own units. */
-static sch_hist_spec hist_for(int m, int n_assets) {
+static sch_hist_spec hist_for(int m, int n_assets, int n_protocols) {
+  if (n_protocols > 1) {
+    if (m >= sch_metric_system(n_assets, n_protocols, SCH_SYS_COUNT))
+      return (sch_hist_spec){1e-6, 10.0, 10}; /* joint indicators */
+    if (m >= sch_metric_system(n_assets, n_protocols, 0))
+      return (sch_hist_spec){1.0, 1e13, 10}; /* USD totals */
+    m %= sch_metric_count(n_assets);
+  }
   if (m == SCH_METRIC_LIQUIDATIONS || m == SCH_METRIC_SKIPPED_UNPROFITABLE ||
       m == SCH_METRIC_CASCADE_DEPTH || m == SCH_METRIC_ORACLE_UPDATES)
     return (sch_hist_spec){1.0, 1e8, 10};
@@ -89,7 +129,8 @@ int64_t sch_block_size(int64_t n_paths, int64_t b) {
 static sch_accum *new_accum(const sch_config *cfg, int m, int64_t n,
                             sch_error *err) {
   return sch_accum_create(n, cfg->output.levels, cfg->output.n_levels,
-                          hist_for(m, cfg->n_assets), err);
+                          hist_for(m, cfg->n_assets, protocol_count(cfg)),
+                          err);
 }
 
 /* The accumulators of the sweep comparison (P > 1 only). */
@@ -123,10 +164,15 @@ sch_results *sch_results_create(const sch_config *cfg, int n_points,
   sch_results *res = calloc(1, sizeof *res);
   if (!res)
     return NULL;
-  const int M = sch_metric_count(cfg->n_assets);
+  const int n_protocols = protocol_count(cfg);
+  const int M = sch_metric_count_protocols(cfg->n_assets, n_protocols);
   res->n_points = n_points;
   res->baseline = baseline;
   res->n_metrics = M;
+  res->shortfall_metric =
+      n_protocols > 1
+          ? sch_metric_system(cfg->n_assets, n_protocols, SCH_SYS_SHORTFALL)
+          : SCH_METRIC_SHORTFALL;
   res->n_paths = cfg->simulation.paths;
   res->n_blocks = sch_block_count(res->n_paths);
   res->block_begin = 0;
@@ -420,7 +466,7 @@ static sch_status merge_wave(sch_results *res, const sch_config *cfg,
   for (int pm = 0; pm < PM; pm++)
     merge_series(res, wv, buf, stride, pm / M, pm % M);
   const double *shortfall =
-      wave_values(res, buf, stride, res->baseline, SCH_METRIC_SHORTFALL);
+      wave_values(res, buf, stride, res->baseline, res->shortfall_metric);
   for (int64_t i = 0; i < wv->n_paths; i++)
     sch_results_offer_sample(res, cfg->output.samples, wv->first_path + i, shortfall[i]);
   if (writer && cfg->output.per_path)
@@ -619,7 +665,7 @@ sch_status sch_engine_run_sweep(const sch_config *points,
   if (st == SCH_OK) {
     res->threads = threads;
     if (writer && points[0].output.per_path) {
-      const char *names[256];
+      const char *names[SCH_MAX_METRICS];
       for (int m = 0; m < res->n_metrics; m++)
         names[m] = res->names[m];
       st = sch_h5_create_paths(writer, res->n_metrics, names, n_points,

@@ -485,7 +485,9 @@ static int cmd_run(int argc, char **argv) {
   return rc;
 }
 
-static void print_validation(const sch_config *cfg, const sch_loanbook *book) {
+/* One loan book: size, debt and collateral at t = 0 prices, health. */
+static void print_book(const char *label, const sch_config *cfg,
+                       const sch_loanbook *book) {
   double prices[SCH_MAX_ASSETS], debt = 0.0, collateral = 0.0;
   for (int i = 0; i < cfg->n_assets; i++)
     prices[i] = cfg->assets[i].price;
@@ -504,6 +506,44 @@ static void print_validation(const sch_config *cfg, const sch_loanbook *book) {
     below += hf < 1.0;
     near += hf >= 1.0 && hf < 1.05;
   }
+  printf("  %sloan book: %lld accounts (%lld with debt), debt $%.6g, "
+         "collateral $%.6g\n",
+         label, (long long)book->n_accounts, (long long)indebted, debt,
+         collateral);
+  printf("  %shealth at t=0: %lld below 1, %lld in [1, 1.05)\n", label,
+         (long long)below, (long long)near);
+  printf("  %sliquidators: %s\n", label,
+         cfg->liquidators.enabled ? "on" : "off");
+}
+
+/* Several protocols: every protocol's book is loaded and summarised (a bad
+ * book of any protocol fails validation as it would fail the run). */
+static sch_status print_protocols(const sch_config *cfg,
+                                  const sch_loanbook *book, sch_error *err) {
+  printf("  protocols (%s market):", cfg->isolated_market ? "isolated"
+                                                          : "shared");
+  for (int p = 0; p < cfg->n_protocols; p++)
+    printf(" %s", cfg->protocol_names[p]);
+  printf("\n");
+  for (int p = 0; p < cfg->n_protocols; p++) {
+    char label[SCH_NAME_MAX + 3];
+    snprintf(label, sizeof label, "%s: ", cfg->protocol_names[p]);
+    if (p == 0) {
+      print_book(label, &cfg->protocol_cfg[0], book);
+      continue;
+    }
+    sch_loanbook other = {0};
+    sch_status st = sch_loanbook_load(&cfg->protocol_cfg[p], &other, err);
+    if (st != SCH_OK)
+      return st;
+    print_book(label, &cfg->protocol_cfg[p], &other);
+    sch_loanbook_free(&other);
+  }
+  return SCH_OK;
+}
+
+static sch_status print_validation(const sch_config *cfg,
+                                   const sch_loanbook *book, sch_error *err) {
   printf("%s: ok\n", cfg->source);
   printf("  simulation: %lld paths, %lld steps of %g s (horizon %g s), "
          "seed %llu, %s returns\n",
@@ -516,12 +556,11 @@ static void print_validation(const sch_config *cfg, const sch_loanbook *book) {
   for (int i = 0; i < cfg->n_assets; i++)
     printf(" %s%s", cfg->assets[i].name,
            cfg->assets[i].stable ? "(stable)" : "");
-  printf("\n  loan book: %lld accounts (%lld with debt), debt $%.6g, "
-         "collateral $%.6g\n",
-         (long long)book->n_accounts, (long long)indebted, debt, collateral);
-  printf("  health at t=0: %lld below 1, %lld in [1, 1.05)\n", (long long)below,
-         (long long)near);
-  printf("  liquidators: %s\n", cfg->liquidators.enabled ? "on" : "off");
+  printf("\n");
+  if (cfg->protocol_cfg && cfg->n_protocols > 1)
+    return print_protocols(cfg, book, err);
+  print_book("", cfg, book);
+  return SCH_OK;
 }
 
 /* The distinct values of key k, in sweep order. */
@@ -562,11 +601,12 @@ static int cmd_validate(int argc, char **argv) {
   sch_status st = load_inputs(&o, &in, &err);
   if (st == SCH_OK) {
     int b = in.sweep.baseline;
-    print_validation(&in.points[b], in.books[b]);
-    print_sweep(&in.sweep);
-  } else {
-    rc = fail(st, &err);
+    st = print_validation(&in.points[b], in.books[b], &err);
   }
+  if (st == SCH_OK)
+    print_sweep(&in.sweep);
+  else
+    rc = fail(st, &err);
   free_inputs(&in);
   free_options(&o);
   return rc;

@@ -539,6 +539,116 @@ static void json_sweep(FILE *out, const result_file *r) {
   fputs(r->n_keys ? "\n  }}" : "}}", out);
 }
 
+/* ---- contagion (several protocols) -------------------------------------- */
+
+static double stat_value(const metric_summary *m, const char *name, int p);
+
+static const metric_summary *find_metric(const result_file *r,
+                                         const char *name) {
+  for (int m = 0; m < r->n_metrics; m++)
+    if (!strcmp(r->metrics[m].name, name))
+      return &r->metrics[m];
+  return NULL;
+}
+
+/* One pair's figures at point p from /summary: P(A), P(B) are p_positive of
+ * "<A>.shortfall", P(both) the mean of "joint_shortfall.<A>.<B>". */
+typedef struct contagion_pair {
+  char a[64], b[64];
+  double p_a, p_b, p_both;
+} contagion_pair;
+
+static bool contagion_at(const result_file *r, const metric_summary *joint,
+                         int p, contagion_pair *c) {
+  const char *names = joint->name + strlen("joint_shortfall.");
+  const char *dot = strchr(names, '.');
+  if (strncmp(joint->name, "joint_shortfall.", 16) != 0 || !dot ||
+      (size_t)(dot - names) >= sizeof c->a || strlen(dot + 1) >= sizeof c->b)
+    return false;
+  snprintf(c->a, sizeof c->a, "%.*s", (int)(dot - names), names);
+  snprintf(c->b, sizeof c->b, "%s", dot + 1);
+  char name[160];
+  snprintf(name, sizeof name, "%s.shortfall", c->a);
+  const metric_summary *ma = find_metric(r, name);
+  snprintf(name, sizeof name, "%s.shortfall", c->b);
+  const metric_summary *mb = find_metric(r, name);
+  if (!ma || !mb)
+    return false;
+  c->p_a = stat_value(ma, "p_positive", p);
+  c->p_b = stat_value(mb, "p_positive", p);
+  c->p_both = stat_value(joint, "mean", p);
+  return true;
+}
+
+/* P(Y | X) and its binomial standard error over the N P(X) paths with X. */
+static void conditional(double p_both, double p_x, int64_t n, double *q,
+                        double *se) {
+  double n_x = p_x * (double)n;
+  *q = p_x > 0 ? p_both / p_x : (double)NAN;
+  double var = *q * (1.0 - *q); /* q may round a hair above 1 */
+  *se = n_x > 0 ? sqrt(var > 0.0 ? var / n_x : 0.0) : (double)NAN;
+}
+
+static void json_contagion(FILE *out, const result_file *r) {
+  bool first = true;
+  for (int m = 0; m < r->n_metrics; m++) {
+    contagion_pair c;
+    if (!contagion_at(r, &r->metrics[m], 0, &c))
+      continue;
+    fputs(first ? ",\n  \"contagion\": [" : ",", out);
+    first = false;
+    fputs("\n    {\"a\": ", out);
+    json_string(out, c.a);
+    fputs(", \"b\": ", out);
+    json_string(out, c.b);
+    const char *keys[] = {"p_a", "p_b", "p_both", "p_b_given_a",
+                          "p_a_given_b"};
+    for (int k = 0; k < 5; k++) {
+      fprintf(out, ", \"%s\": [", keys[k]);
+      for (int p = 0; p < r->n_points; p++) {
+        contagion_at(r, &r->metrics[m], p, &c);
+        double q, se, v[5] = {c.p_a, c.p_b, c.p_both, 0, 0};
+        conditional(c.p_both, c.p_a, r->paths, &q, &se);
+        v[3] = q;
+        conditional(c.p_both, c.p_b, r->paths, &q, &se);
+        v[4] = q;
+        if (p)
+          fputs(", ", out);
+        json_number(out, v[k]);
+      }
+      fputc(']', out);
+    }
+    fputc('}', out);
+  }
+  if (!first)
+    fputs("\n  ]", out);
+}
+
+static void print_contagion(FILE *out, const result_file *r) {
+  bool first = true;
+  for (int m = 0; m < r->n_metrics; m++)
+    for (int p = 0; p < r->n_points; p++) {
+      contagion_pair c;
+      if (!contagion_at(r, &r->metrics[m], p, &c))
+        break;
+      if (first)
+        fputs("\ncontagion: P(shortfall > 0), and conditional on the other "
+              "protocol's (± binomial standard error)\n",
+              out);
+      first = false;
+      double qb, seb, qa, sea;
+      conditional(c.p_both, c.p_a, r->paths, &qb, &seb);
+      conditional(c.p_both, c.p_b, r->paths, &qa, &sea);
+      if (r->n_points > 1)
+        fprintf(out, "  point %d:", p);
+      fprintf(out,
+              "  P(%s) = %.4g  P(%s) = %.4g  P(both) = %.4g  "
+              "P(%s | %s) = %.4g ± %.2g  P(%s | %s) = %.4g ± %.2g\n",
+              c.a, c.p_a, c.b, c.p_b, c.p_both, c.b, c.a, qb, seb, c.a, c.b,
+              qa, sea);
+    }
+}
+
 static void print_json(FILE *out, const result_file *r) {
   json_header(out, r);
   if (r->n_keys)
@@ -549,6 +659,7 @@ static void print_json(FILE *out, const result_file *r) {
     fputs(",\n  \"diff\": ", out);
     json_metrics(out, r->diffs, r->n_diffs, r->n_points);
   }
+  json_contagion(out, r);
   if (r->frontier) {
     fputs(",\n  \"frontier\": [", out);
     for (int p = 0; p < r->n_points; p++)
@@ -936,7 +1047,10 @@ static sch_status print_report(FILE *out, const char *path,
       return SCH_OK;
     }
   }
-  return print_rows(out, &L, err);
+  sch_status st = print_rows(out, &L, err);
+  if (st == SCH_OK && !opt->csv && !opt->diff)
+    print_contagion(out, r);
+  return st;
 }
 
 sch_status sch_report_print(const char *path, const sch_report_options *opt,

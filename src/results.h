@@ -14,6 +14,7 @@
 
 struct sch_results {
   int n_points, baseline, n_metrics;
+  int shortfall_metric; /* ranks /samples: shortfall, or the system total */
   char (*names)[METRIC_NAME_MAX];
   sch_accum **acc;   /* [P * M] */
   sch_accum **diff;  /* [P * M] per-path differences to the baseline */

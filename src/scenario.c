@@ -205,6 +205,10 @@ static int compare_keys(const void *pa, const void *pb) {
     return a->signature < b->signature ? -1 : 1;
   if (a->value != b->value)
     return a->value < b->value ? -1 : 1;
+  mm->isolated_market = cfg->isolated_market;
+  mm->deposits = cfg->deposits;
+  for (int i = 0; i < SCH_K_MAX_ASSETS; i++)
+    mm->receipt_of[i] = i < cfg->n_assets ? cfg->assets[i].receipt_of : -1;
   return (a->account > b->account) - (a->account < b->account);
 }
 
@@ -333,8 +337,53 @@ void sch_scenario_free(sch_scenario *sc) {
   sc->replay_x = NULL;
   sc->paths.replay_x = NULL;
   sc->paths.n_scenarios = 0;
+/* Several protocols on one market (kernels/contagion.c): the head's market
+ * model lists every protocol's, each built from its own configuration and
+ * book; paths are the head's (the market is shared). */
+static sch_status build_protocols(const sch_config *cfg, sch_scenario *sc,
+                                  sch_error *err) {
+  const int n = cfg->n_protocols;
+  sc->n_sub = n;
+  sc->sub = calloc((size_t)n, sizeof *sc->sub);
+  sc->sub_books = calloc((size_t)n, sizeof *sc->sub_books);
+  sc->protocol_models = calloc((size_t)n, sizeof *sc->protocol_models);
+  if (!sc->sub || !sc->sub_books || !sc->protocol_models)
+    return sch_fail(err, SCH_ERR_RUNTIME, "out of memory");
+  sc->protocol_models[0] = sc->market;
+  for (int p = 1; p < n; p++) {
+    const sch_config *pc = &cfg->protocol_cfg[p];
+    sch_status st = sch_loanbook_load(pc, &sc->sub_books[p], err);
+    if (st == SCH_OK)
+      st = sch_scenario_build(pc, &sc->sub_books[p], &sc->sub[p], err);
+    if (st != SCH_OK)
+      return st;
+    sc->protocol_models[p] = sc->sub[p].market;
+  }
+  sc->market.n_protocols = n;
+  sc->market.protocols = sc->protocol_models;
+  sc->market.reference_only = true;
+  return SCH_OK;
+}
+
   sc->group_of_account = NULL;
   sc->groups = NULL;
   sc->account_order = NULL;
   sc->account_values = NULL;
 }
+  if (st == SCH_OK && cfg->protocol_cfg && cfg->n_protocols > 1)
+    st = build_protocols(cfg, sc, err);
+  for (int p = 1; p < sc->n_sub; p++) {
+    if (sc->sub)
+      sch_scenario_free(&sc->sub[p]);
+    if (sc->sub_books)
+      sch_loanbook_free(&sc->sub_books[p]);
+  }
+  free(sc->sub);
+  free(sc->sub_books);
+  free(sc->protocol_models);
+  sc->sub = NULL;
+  sc->sub_books = NULL;
+  sc->protocol_models = NULL;
+  sc->n_sub = 0;
+  sc->market.protocols = NULL;
+  sc->market.n_protocols = 0;

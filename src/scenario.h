@@ -18,10 +18,18 @@ typedef struct sch_scenario {
   double *account_values; /* storage of health0 / cover0 */
   int32_t *group_of_account;
   double *replay_x; /* storage of paths.replay_x */
+  /* several protocols: protocols 1.. with their books, and the models the
+   * head's market.protocols points at (index 0: the head's own) */
+  int n_sub;
+  struct sch_scenario *sub;  /* [n_sub], sub[0] unused */
+  sch_loanbook *sub_books;   /* [n_sub], sub_books[0] unused */
+  sch_market_model *protocol_models;
 } sch_scenario;
 
 /**
  * Build the models. The book must outlive the scenario (it is referenced).
+ * With several protocols (cfg->n_protocols > 1) `book` is protocol 0's; the
+ * others' books are loaded here and owned by the scenario.
  * @param cfg  validated configuration
  * @param book loan book of that configuration
  * @param sc   filled on success; release with sch_scenario_free()

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cascade.h"
 #include "results.h"
 #include "schelling/sweep.h"
 #include "schelling_version.h"
@@ -512,7 +513,7 @@ static sch_status copy_paths(sch_h5_writer *w, sch_results *res,
   snprintf(name, sizeof name, "/paths/%s", res->names[0]);
   if (H5Lexists(s[0].file, "/paths", H5P_DEFAULT) <= 0)
     return SCH_OK;
-  const char *names[256];
+  const char *names[SCH_MAX_METRICS];
   for (int m = 0; m < res->n_metrics; m++)
     names[m] = res->names[m];
   sch_status st = sch_h5_create_paths(w, res->n_metrics, names, res->n_points,

@@ -20,7 +20,8 @@ for cfg in "$src"/configs/*.yaml; do
     { echo "FAIL: report $name"; exit 1; }
   for metric in shortfall uncovered_shortfall liquidations auctions \
       withdrawn_share; do
-    grep -q "\"$metric\"" "$dir/$name.json" ||
+    # several protocols prefix their metrics: "<protocol>.<metric>"
+    grep -Eq "\"([A-Za-z0-9_-]+\.)?$metric\"" "$dir/$name.json" ||
       { echo "FAIL: $name: no $metric in the report"; exit 1; }
   done
   n=$((n + 1))

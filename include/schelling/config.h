@@ -21,6 +21,7 @@ extern "C" {
 #define SCH_MAX_LEVELS 8    /**< most VaR/ES levels */
 #define SCH_MAX_MIX 16      /**< most loan kinds in a generated book */
 #define SCH_MAX_STRESS 64   /**< most entries of `stress:` */
+#define SCH_MAX_PROTOCOLS 8 /**< most entries of `protocols:` */
 
 /** Distribution of the per-step shocks z_k (DESIGN.md 3.1). */
 typedef enum sch_returns {
@@ -51,6 +52,9 @@ typedef struct sch_asset_spec {
   sch_jump_spec jumps; /**< idiosyncratic jumps (rate 0 = none) */
   double jump_beta;    /**< scale of the systemic log jump (default 1) */
   bool stable;         /**< derived: vol 0 and no jumps */
+  /** `receipt_of`: a deposit share of protocol receipt_of (index into
+   *  `protocols:`), priced at its share value; -1 for an ordinary asset. */
+  int receipt_of;
 } sch_asset_spec;
 
 /** `venues.<asset>` (risky assets only). */
@@ -227,6 +231,17 @@ sch_status sch_config_parse(const char *text, const char *source,
  * Release what sch_config_load() allocated.
  * @param cfg the configuration (may be NULL)
  */
+  /** Several protocols on one market (`protocols:`; docs/config.md). With
+   *  the single `protocol:` section n_protocols is 0. The whole
+   *  configuration ("head") describes protocol 0 and owns one complete
+   *  configuration per protocol in protocol_cfg; those have protocol_cfg
+   *  NULL and their own protocol_index. */
+  int n_protocols;
+  int protocol_index;
+  char protocol_names[SCH_MAX_PROTOCOLS][SCH_NAME_MAX];
+  double deposits;       /**< USD lent to this protocol (receipt tokens) */
+  bool isolated_market;  /**< `contagion.market: isolated` */
+  struct sch_config *protocol_cfg; /**< [n_protocols] (head only, owned) */
 void sch_config_free(sch_config *cfg);
 
 /**
