@@ -176,6 +176,10 @@ static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   apply_incentive(cfg, mm);
   /* the config's and the kernels' enums list the modes in the same order */
   mm->liquidation_mode = (int)cfg->protocol.liquidation;
+  mm->isolated_market = cfg->isolated_market;
+  mm->deposits = cfg->deposits;
+  for (int i = 0; i < SCH_K_MAX_ASSETS; i++)
+    mm->receipt_of[i] = i < cfg->n_assets ? cfg->assets[i].receipt_of : -1;
   mm->reference_only |= mm->liquidation_mode != SCH_K_LIQ_FIXED;
   mm->liquidators_enabled = lq->enabled;
   mm->gas_units = lq->gas_units;
@@ -205,10 +209,6 @@ static int compare_keys(const void *pa, const void *pb) {
     return a->signature < b->signature ? -1 : 1;
   if (a->value != b->value)
     return a->value < b->value ? -1 : 1;
-  mm->isolated_market = cfg->isolated_market;
-  mm->deposits = cfg->deposits;
-  for (int i = 0; i < SCH_K_MAX_ASSETS; i++)
-    mm->receipt_of[i] = i < cfg->n_assets ? cfg->assets[i].receipt_of : -1;
   return (a->account > b->account) - (a->account < b->account);
 }
 
@@ -307,36 +307,6 @@ static sch_status build_groups(const sch_config *cfg, const sch_loanbook *book,
   return SCH_OK;
 }
 
-sch_status sch_scenario_build(const sch_config *cfg, const sch_loanbook *book,
-                              sch_scenario *sc, sch_error *err) {
-  memset(sc, 0, sizeof *sc);
-  sch_status st = build_path_model(cfg, &sc->paths, err);
-  if (st != SCH_OK)
-    return st;
-  build_shocks(cfg, &sc->paths);
-  if ((st = build_replay(cfg, sc, err)) != SCH_OK)
-    return st;
-  build_market_model(cfg, &sc->market);
-  sc->market.n_accounts = book->n_accounts;
-  sc->market.collateral = book->collateral;
-  sc->market.debt = book->debt;
-  st = build_groups(cfg, book, sc, err);
-  if (st != SCH_OK)
-    sch_scenario_free(sc);
-  return st;
-}
-
-void sch_scenario_free(sch_scenario *sc) {
-  if (!sc)
-    return;
-  free(sc->groups);
-  free(sc->account_order);
-  free(sc->account_values);
-  free(sc->group_of_account);
-  free(sc->replay_x);
-  sc->replay_x = NULL;
-  sc->paths.replay_x = NULL;
-  sc->paths.n_scenarios = 0;
 /* Several protocols on one market (kernels/contagion.c): the head's market
  * model lists every protocol's, each built from its own configuration and
  * book; paths are the head's (the market is shared). */
@@ -365,13 +335,30 @@ static sch_status build_protocols(const sch_config *cfg, sch_scenario *sc,
   return SCH_OK;
 }
 
-  sc->group_of_account = NULL;
-  sc->groups = NULL;
-  sc->account_order = NULL;
-  sc->account_values = NULL;
-}
+sch_status sch_scenario_build(const sch_config *cfg, const sch_loanbook *book,
+                              sch_scenario *sc, sch_error *err) {
+  memset(sc, 0, sizeof *sc);
+  sch_status st = build_path_model(cfg, &sc->paths, err);
+  if (st != SCH_OK)
+    return st;
+  build_shocks(cfg, &sc->paths);
+  if ((st = build_replay(cfg, sc, err)) != SCH_OK)
+    return st;
+  build_market_model(cfg, &sc->market);
+  sc->market.n_accounts = book->n_accounts;
+  sc->market.collateral = book->collateral;
+  sc->market.debt = book->debt;
+  st = build_groups(cfg, book, sc, err);
   if (st == SCH_OK && cfg->protocol_cfg && cfg->n_protocols > 1)
     st = build_protocols(cfg, sc, err);
+  if (st != SCH_OK)
+    sch_scenario_free(sc);
+  return st;
+}
+
+void sch_scenario_free(sch_scenario *sc) {
+  if (!sc)
+    return;
   for (int p = 1; p < sc->n_sub; p++) {
     if (sc->sub)
       sch_scenario_free(&sc->sub[p]);
@@ -387,3 +374,16 @@ static sch_status build_protocols(const sch_config *cfg, sch_scenario *sc,
   sc->n_sub = 0;
   sc->market.protocols = NULL;
   sc->market.n_protocols = 0;
+  free(sc->groups);
+  free(sc->account_order);
+  free(sc->account_values);
+  free(sc->group_of_account);
+  free(sc->replay_x);
+  sc->replay_x = NULL;
+  sc->paths.replay_x = NULL;
+  sc->paths.n_scenarios = 0;
+  sc->group_of_account = NULL;
+  sc->groups = NULL;
+  sc->account_order = NULL;
+  sc->account_values = NULL;
+}

@@ -193,6 +193,17 @@ typedef struct sch_config {
   int n_stress;
   sch_stress_spec stress[SCH_MAX_STRESS]; /**< in config order */
   char *resolved_yaml; /**< every key with its value, as YAML (owned) */
+  /** Several protocols on one market (`protocols:`; docs/config.md). With
+   *  the single `protocol:` section n_protocols is 0. The whole
+   *  configuration ("head") describes protocol 0 and owns one complete
+   *  configuration per protocol in protocol_cfg; those have protocol_cfg
+   *  NULL and their own protocol_index. */
+  int n_protocols;
+  int protocol_index;
+  char protocol_names[SCH_MAX_PROTOCOLS][SCH_NAME_MAX];
+  double deposits;       /**< USD lent to this protocol (receipt tokens) */
+  bool isolated_market;  /**< `contagion.market: isolated` */
+  struct sch_config *protocol_cfg; /**< [n_protocols] (head only, owned) */
 } sch_config;
 
 /** The embedded default scenario (configs/default.yaml), NUL-terminated. */
@@ -231,17 +242,6 @@ sch_status sch_config_parse(const char *text, const char *source,
  * Release what sch_config_load() allocated.
  * @param cfg the configuration (may be NULL)
  */
-  /** Several protocols on one market (`protocols:`; docs/config.md). With
-   *  the single `protocol:` section n_protocols is 0. The whole
-   *  configuration ("head") describes protocol 0 and owns one complete
-   *  configuration per protocol in protocol_cfg; those have protocol_cfg
-   *  NULL and their own protocol_index. */
-  int n_protocols;
-  int protocol_index;
-  char protocol_names[SCH_MAX_PROTOCOLS][SCH_NAME_MAX];
-  double deposits;       /**< USD lent to this protocol (receipt tokens) */
-  bool isolated_market;  /**< `contagion.market: isolated` */
-  struct sch_config *protocol_cfg; /**< [n_protocols] (head only, owned) */
 void sch_config_free(sch_config *cfg);
 
 /**
