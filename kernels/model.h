@@ -15,6 +15,7 @@
 
 #define SCH_K_MAX_ASSETS 16
 #define SCH_K_MAX_SHOCKS 64 /**< most stress shocks of one run */
+#define SCH_K_MAX_BIDDERS 64 /**< most flip bidders (kernels/auction.c) */
 
 /** What the path kernel needs: DESIGN.md 3.1. */
 typedef struct sch_path_model {
@@ -135,6 +136,14 @@ typedef struct sch_market_model {
    *  is price0 times the issuer's share value (docs/model.md). */
   int receipt_of[SCH_K_MAX_ASSETS];
   double deposits; /**< USD lent to this protocol: its share value's base */
+  /* kernels/auction.c: Maker auctions (protocol.clipper, protocol.flip) */
+  uint64_t auction_seed; /**< simulation seed: the bidders' stream */
+  double clip_buf, clip_tau_s, clip_cut, clip_step_s, clip_tail_s;
+  double clip_cusp, clip_chop, clip_tip, clip_chip, clip_hole, clip_dust;
+  bool clip_linear; /**< abacus: linear (else stairstep) */
+  double flip_beg, flip_ttl_s, flip_tau_s, flip_chop;
+  int flip_bidders; /**< <= SCH_K_MAX_BIDDERS */
+  double flip_bidder_capital, flip_participation, flip_min_bid;
 } sch_market_model;
 
 #endif

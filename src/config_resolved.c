@@ -173,6 +173,31 @@ static void put_market(text_buf *b, const sch_config *cfg) {
     }
 }
 
+/* Maker auction terms, written whatever the mode (one line each). */
+static void put_clipper(text_buf *b, const sch_clipper_spec *c) {
+  char v[12][32];
+  put(b,
+      "  clipper: {buf: %s, abacus: %s, tau: %ss, cut: %s, step: %ss, "
+      "tail: %ss, cusp: %s, chop: %s, tip: %s, chip: %s, hole: %s, "
+      "dust: %s}\n",
+      num(c->buf, v[0]),
+      c->abacus == SCH_ABACUS_LINEAR ? "linear" : "stairstep",
+      num(c->tau_s, v[1]), num(c->cut, v[2]), num(c->step_s, v[3]),
+      num(c->tail_s, v[4]), num(c->cusp, v[5]), num(c->chop, v[6]),
+      num(c->tip, v[7]), num(c->chip, v[8]), num(c->hole, v[9]),
+      num(c->dust, v[10]));
+}
+
+static void put_flip(text_buf *b, const sch_flip_spec *f) {
+  char v[8][32];
+  put(b,
+      "  flip: {beg: %s, ttl: %ss, tau: %ss, chop: %s, bidders: %" PRId64
+      ", bidder_capital: %s, participation: %s, min_bid: %s}\n",
+      num(f->beg, v[0]), num(f->ttl_s, v[1]), num(f->tau_s, v[2]),
+      num(f->chop, v[3]), f->bidders, num(f->bidder_capital, v[4]),
+      num(f->participation, v[5]), num(f->min_bid, v[6]));
+}
+
 static void put_protocol(text_buf *b, const sch_config *cfg) {
   const sch_protocol_spec *p = &cfg->protocol;
   char x[32], y[32];
@@ -194,6 +219,8 @@ static void put_protocol(text_buf *b, const sch_config *cfg) {
   put(b, "  incentive: %s\n",
       p->incentive == SCH_INCENTIVE_MORPHO ? "morpho" : "fixed");
   put(b, "  liquidation: %s\n", sch_liquidation_mode_name(p->liquidation));
+  put_clipper(b, &p->clipper);
+  put_flip(b, &p->flip);
 }
 
 static void put_liquidators(text_buf *b, const sch_config *cfg) {

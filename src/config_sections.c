@@ -457,16 +457,75 @@ const char *sch_liquidation_mode_name(sch_liquidation_mode mode) {
                                                  : "fixed_bonus";
 }
 
+/* protocol.clipper (docs/model.md "Clipper"); defaults are Maker's ETH-A. */
+static sch_status read_clipper(cfg_ctx *ctx, const cfg_section *protocol) {
+  static const char *const keys[] = {"buf",  "abacus", "tau",  "cut",
+                                     "step", "tail",   "cusp", "chop",
+                                     "tip",  "chip",   "hole", "dust"};
+  sch_clipper_spec *c = &ctx->cfg->protocol.clipper;
+  cfg_section s;
+  char abacus[32];
+  TRY(cfg_open(protocol, "clipper", false, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(cfg_number(&s, "buf", DEFAULT(1.2), ABOVE(0), NO_UPPER, &c->buf));
+  TRY(cfg_string(&s, "abacus", "stairstep", abacus, sizeof abacus));
+  if (strcmp(abacus, "linear") == 0)
+    c->abacus = SCH_ABACUS_LINEAR;
+  else if (strcmp(abacus, "stairstep") == 0)
+    c->abacus = SCH_ABACUS_STAIRSTEP;
+  else
+    return cfg_fail_at(ctx->err, cfg_lookup(&s, "abacus"),
+                       "protocol.clipper.abacus must be linear or stairstep, "
+                       "got '%s'",
+                       abacus);
+  TRY(cfg_duration(&s, "tau", DEFAULT(3600), ABOVE(0), NO_UPPER, &c->tau_s));
+  TRY(cfg_number(&s, "cut", DEFAULT(0.99), ABOVE(0), BELOW(1), &c->cut));
+  TRY(cfg_duration(&s, "step", DEFAULT(90), ABOVE(0), NO_UPPER, &c->step_s));
+  TRY(cfg_duration(&s, "tail", DEFAULT(8400), ABOVE(0), NO_UPPER, &c->tail_s));
+  TRY(cfg_number(&s, "cusp", DEFAULT(0.4), AT_LEAST(0), BELOW(1), &c->cusp));
+  TRY(cfg_number(&s, "chop", DEFAULT(1.13), AT_LEAST(1), NO_UPPER, &c->chop));
+  TRY(cfg_number(&s, "tip", DEFAULT(300), AT_LEAST(0), NO_UPPER, &c->tip));
+  TRY(cfg_number(&s, "chip", DEFAULT(0.001), AT_LEAST(0), BELOW(1), &c->chip));
+  TRY(cfg_number(&s, "hole", DEFAULT(50e6), ABOVE(0), NO_UPPER, &c->hole));
+  return cfg_number(&s, "dust", DEFAULT(0), AT_LEAST(0), NO_UPPER, &c->dust);
+}
+
+/* protocol.flip (docs/model.md "Flip"); Maker 1.2 ETH-A auction terms. */
+static sch_status read_flip(cfg_ctx *ctx, const cfg_section *protocol) {
+  static const char *const keys[] = {
+      "beg",    "ttl",           "tau",           "chop",
+      "bidders", "bidder_capital", "participation", "min_bid"};
+  sch_flip_spec *f = &ctx->cfg->protocol.flip;
+  cfg_section s;
+  TRY(cfg_open(protocol, "flip", false, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(cfg_number(&s, "beg", DEFAULT(0.03), AT_LEAST(0), NO_UPPER, &f->beg));
+  TRY(cfg_duration(&s, "ttl", DEFAULT(600), ABOVE(0), NO_UPPER, &f->ttl_s));
+  TRY(cfg_duration(&s, "tau", DEFAULT(21600), ABOVE(0), NO_UPPER, &f->tau_s));
+  TRY(cfg_number(&s, "chop", DEFAULT(1.13), AT_LEAST(1), NO_UPPER, &f->chop));
+  TRY(cfg_integer(&s, "bidders", DEFAULT(3), AT_LEAST(1), AT_MOST(64),
+                  &f->bidders));
+  TRY(cfg_number(&s, "bidder_capital", DEFAULT(10e6), ABOVE(0), NO_UPPER,
+                 &f->bidder_capital));
+  TRY(cfg_number(&s, "participation", DEFAULT(1), AT_LEAST(0), AT_MOST(1),
+                 &f->participation));
+  return cfg_number(&s, "min_bid", DEFAULT(1), ABOVE(0), NO_UPPER,
+                    &f->min_bid);
+}
+
 sch_status cfg_read_protocol(cfg_ctx *ctx) {
   static const char *const keys[] = {"assets", "close_factor",
                                      "full_close_below_hf", "insurance_fund",
-                                     "incentive", "liquidation"};
+                                     "incentive", "liquidation",
+                                     "clipper", "flip"};
   sch_protocol_spec *p = &ctx->cfg->protocol;
   cfg_section s, listings, e;
   TRY(cfg_open(&ctx->top, "protocol", false, &s));
   TRY(cfg_check_keys(&s, keys, COUNT(keys)));
   TRY(read_incentive(ctx, &s, p));
   TRY(read_liquidation_mode(ctx, &s, p));
+  TRY(read_clipper(ctx, &s));
+  TRY(read_flip(ctx, &s));
   TRY(cfg_open(&s, "assets", false, &listings));
   for (size_t i = 0; listings.map && i < listings.map->n; i++) {
     int a;

@@ -163,6 +163,35 @@ _Static_assert((int)SCH_LIQUIDATION_ABSORB == SCH_K_LIQ_ABSORB &&
                    (int)SCH_LIQUIDATION_FLIP == SCH_K_LIQ_FLIP,
                "config and kernel liquidation modes differ");
 
+/* Maker auction terms as kernels/auction.c reads them (docs/model.md
+ * "Clipper", "Flip"); the bidders draw from the path's auction stream of
+ * the simulation seed. */
+static void build_auction_terms(const sch_config *cfg, sch_market_model *mm) {
+  const sch_clipper_spec *c = &cfg->protocol.clipper;
+  const sch_flip_spec *f = &cfg->protocol.flip;
+  mm->auction_seed = cfg->simulation.seed;
+  mm->clip_buf = c->buf;
+  mm->clip_linear = c->abacus == SCH_ABACUS_LINEAR;
+  mm->clip_tau_s = c->tau_s;
+  mm->clip_cut = c->cut;
+  mm->clip_step_s = c->step_s;
+  mm->clip_tail_s = c->tail_s;
+  mm->clip_cusp = c->cusp;
+  mm->clip_chop = c->chop;
+  mm->clip_tip = c->tip;
+  mm->clip_chip = c->chip;
+  mm->clip_hole = c->hole;
+  mm->clip_dust = c->dust;
+  mm->flip_beg = f->beg;
+  mm->flip_ttl_s = f->ttl_s;
+  mm->flip_tau_s = f->tau_s;
+  mm->flip_chop = f->chop;
+  mm->flip_bidders = (int)f->bidders;
+  mm->flip_bidder_capital = f->bidder_capital;
+  mm->flip_participation = f->participation;
+  mm->flip_min_bid = f->min_bid;
+}
+
 static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   const sch_liquidator_spec *lq = &cfg->liquidators;
   memset(mm, 0, sizeof *mm);
@@ -181,6 +210,7 @@ static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   for (int i = 0; i < SCH_K_MAX_ASSETS; i++)
     mm->receipt_of[i] = i < cfg->n_assets ? cfg->assets[i].receipt_of : -1;
   mm->reference_only |= mm->liquidation_mode != SCH_K_LIQ_FIXED;
+  build_auction_terms(cfg, mm);
   mm->liquidators_enabled = lq->enabled;
   mm->gas_units = lq->gas_units;
   mm->gas_price_gwei = lq->gas_price_gwei;

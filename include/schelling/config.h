@@ -98,6 +98,42 @@ typedef enum sch_liquidation_mode {
   SCH_LIQUIDATION_ABSORB = 3,      /**< Compound v3 absorb + buyCollateral */
 } sch_liquidation_mode;
 
+/** Clipper price curve (abaci.sol). */
+typedef enum sch_abacus {
+  SCH_ABACUS_LINEAR = 0,    /**< top (tau - t) / tau, 0 from tau on */
+  SCH_ABACUS_STAIRSTEP = 1, /**< top cut^floor(t / step) */
+} sch_abacus;
+
+/** `protocol.clipper:` Maker Liquidations 2.0 (dog.sol, clip.sol); USD
+ *  stands for DAI. docs/model.md "Clipper". */
+typedef struct sch_clipper_spec {
+  double buf;       /**< start price = buf x oracle price (> 0) */
+  sch_abacus abacus;
+  double tau_s;     /**< linear: seconds to price 0 (> 0) */
+  double cut;       /**< stairstep: factor per step, in (0,1) */
+  double step_s;    /**< stairstep: seconds per cut (> 0) */
+  double tail_s;    /**< reset after this many seconds (> 0) */
+  double cusp;      /**< reset when price < cusp x top, in [0,1) */
+  double chop;      /**< tab = debt x chop (>= 1) */
+  double tip;       /**< flat keeper incentive per bark/redo, USD (>= 0) */
+  double chip;      /**< keeper incentive, fraction of the tab, in [0,1) */
+  double hole;      /**< most tab in auction at once, USD (> 0) */
+  double dust;      /**< smallest debt of a bark or left by a take, USD */
+} sch_clipper_spec;
+
+/** `protocol.flip:` Maker Liquidations 1.2 (cat.sol, flip.sol) with
+ *  modelled bidders. docs/model.md "Flip". */
+typedef struct sch_flip_spec {
+  double beg;            /**< minimum bid increment, fraction (>= 0) */
+  double ttl_s;          /**< a bid's life: the auction ends ttl after it */
+  double tau_s;          /**< longest auction, seconds (> 0) */
+  double chop;           /**< tab = debt x chop (>= 1) */
+  int64_t bidders;       /**< independent bidders, 1..64 */
+  double bidder_capital; /**< USD each (> 0) */
+  double participation;  /**< P(a bidder watches in a step), in [0,1] */
+  double min_bid;        /**< first bid of an uncontested auction, USD */
+} sch_flip_spec;
+
 typedef struct sch_protocol_spec {
   sch_protocol_asset assets[SCH_MAX_ASSETS]; /**< indexed like assets */
   double close_factor;        /**< in (0,1] */
@@ -105,6 +141,8 @@ typedef struct sch_protocol_spec {
   double insurance_fund;      /**< USD >= 0 */
   sch_incentive incentive;    /**< default fixed */
   sch_liquidation_mode liquidation; /**< default fixed_bonus */
+  sch_clipper_spec clipper; /**< used under liquidation: clipper */
+  sch_flip_spec flip;       /**< used under liquidation: flip */
 } sch_protocol_spec;
 
 /** `liquidators:` */
