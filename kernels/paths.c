@@ -18,10 +18,24 @@
 #define SCH_VECTOR_CLONES
 #endif
 
+/* A jump of one lane, for the fused increment and running-sum pass. */
+typedef struct jump_event {
+  int64_t k;
+  int32_t at; /* r * SCH_LANES + lane */
+  double size;
+} jump_event;
+
+/* Jumps a block can hold (about 0.2 are expected in the default world);
+ * a block with more takes the unfused passes, with the same result. */
+#define JUMP_CAP 1024
+
 struct sch_path_ws {
   float *z;       /* [2 n_pairs][SCH_LANES] normals */
   double *scale;  /* [n_steps + 1][SCH_LANES] Student-t scale per step */
   int64_t n_pairs;
+  jump_event *jumps; /* [JUMP_CAP], sorted by step */
+  int64_t n_jumps;
+  int lane;          /* lane whose jumps are being collected */
 };
 
 /* Normals needed per path: one per risky asset per step, in pairs. */
@@ -36,7 +50,8 @@ sch_path_ws *sch_path_ws_create(const sch_path_model *m) {
   ws->n_pairs = pairs_needed(m);
   ws->z = malloc((size_t)(2 * ws->n_pairs + 1) * SCH_LANES * sizeof(float));
   ws->scale = malloc((size_t)(m->n_steps + 1) * SCH_LANES * sizeof(double));
-  if (!ws->z || !ws->scale) {
+  ws->jumps = malloc(JUMP_CAP * sizeof(jump_event));
+  if (!ws->z || !ws->scale || !ws->jumps) {
     sch_path_ws_free(ws);
     return NULL;
   }
@@ -48,6 +63,7 @@ void sch_path_ws_free(sch_path_ws *ws) {
     return;
   free(ws->z);
   free(ws->scale);
+  free(ws->jumps);
   free(ws);
 }
 
@@ -84,11 +100,14 @@ static void student_scales(const sch_path_model *m, uint64_t path,
  * Poisson(rate dt), independent by step. */
 static int64_t arrival_step(double t, double dt) { return (int64_t)ceil(t / dt); }
 
+/* One jump: add `size` to the increment of slot r at step k. */
+typedef void (*jump_visit)(void *ctx, int64_t k, int r, double size);
+
 /* Jumps, drawn as exponential inter-arrival times (exactly a Poisson count per
  * step, and only O(rate T) draws): systemic first, then each slot. They are
- * added to the increments, before the cumulative sum. */
-static void add_jumps(const sch_path_model *m, uint64_t path, double *x,
-                      int64_t stride) {
+ * added to the increments, before the cumulative sum, in this order. */
+static void for_each_jump(const sch_path_model *m, uint64_t path,
+                          jump_visit visit, void *ctx) {
   const int nr = m->n_risky;
   const double horizon = (double)m->n_steps * m->dt_years;
   sch_normal_stream jumps = {0};
@@ -101,7 +120,7 @@ static void add_jumps(const sch_path_model *m, uint64_t path, double *x,
       if (k < 1 || k > m->n_steps)
         continue;
       for (int r = 0; r < nr; r++)
-        x[(k * nr + r) * stride] += m->jump_beta[r] * size;
+        visit(ctx, k, r, m->jump_beta[r] * size);
     }
   }
   for (int r = 0; r < nr; r++) {
@@ -112,9 +131,26 @@ static void add_jumps(const sch_path_model *m, uint64_t path, double *x,
       double size = m->jump_mean[r] + m->jump_stdev[r] * sch_normal_next(&jumps);
       int64_t k = arrival_step(t, m->dt_years);
       if (k >= 1 && k <= m->n_steps)
-        x[(k * nr + r) * stride] += size;
+        visit(ctx, k, r, size);
     }
   }
+}
+
+typedef struct jump_into_x {
+  double *x;
+  int64_t stride;
+  int nr;
+} jump_into_x;
+
+static void add_jump_to_x(void *ctx, int64_t k, int r, double size) {
+  jump_into_x *j = ctx;
+  j->x[(k * j->nr + r) * j->stride] += size;
+}
+
+static void add_jumps(const sch_path_model *m, uint64_t path, double *x,
+                      int64_t stride) {
+  jump_into_x j = {x, stride, m->n_risky};
+  for_each_jump(m, path, add_jump_to_x, &j);
 }
 
 /* ---- scalar reference -------------------------------------------------- */
@@ -255,6 +291,66 @@ void sch_normals_block(uint64_t seed, uint64_t first, int64_t n_pairs,
   }
 }
 
+/* x(k) = (drift + scale (C z_k)) + x(k-1) per lane, with the lane-vector
+ * loop innermost; jumps (sorted by step) join the increment before the
+ * running sum, so the operations per lane are the reference's, in its
+ * order. One pass: the increments never go to memory and back. */
+SCH_VECTOR_CLONES
+static void block_fused(const sch_path_model *m, const float *z,
+                        const double *scale, const jump_event *jumps,
+                        int64_t n_jumps, double *x) {
+  const int nr = m->n_risky;
+  const int64_t row = (int64_t)nr * SCH_LANES;
+  for (int r = 0; r < nr; r++)
+    for (int l = 0; l < SCH_LANES; l++)
+      x[r * SCH_LANES + l] = m->log_price0[r];
+  int64_t e = 0;
+  for (int64_t k = 1; k <= m->n_steps; k++) {
+    const float *zk = z + (k - 1) * row;
+    const double *sk = scale + k * SCH_LANES;
+    double *xk = x + k * row;
+    for (int r = 0; r < nr; r++) {
+      double shock[SCH_LANES];
+      for (int l = 0; l < SCH_LANES; l++)
+        shock[l] = 0.0;
+      for (int q = 0; q <= r; q++) {
+        const double c = m->chol_scaled[r][q];
+        for (int l = 0; l < SCH_LANES; l++)
+          shock[l] += c * (double)zk[q * SCH_LANES + l];
+      }
+      for (int l = 0; l < SCH_LANES; l++)
+        xk[r * SCH_LANES + l] = m->drift_step[r] + sk[l] * shock[l];
+    }
+    for (; e < n_jumps && jumps[e].k == k; e++)
+      xk[jumps[e].at] += jumps[e].size;
+    for (int64_t i = 0; i < row; i++)
+      xk[i] += xk[i - row];
+  }
+}
+
+/* Jump visitor of the block kernel: appends to ws->jumps (n_jumps past the
+ * capacity marks an overflow). */
+static void collect_jump(void *ctx, int64_t k, int r, double size) {
+  sch_path_ws *ws = ctx;
+  if (ws->n_jumps < JUMP_CAP)
+    ws->jumps[ws->n_jumps] =
+        (jump_event){k, r * SCH_LANES + ws->lane, size};
+  ws->n_jumps++;
+}
+
+/* Stable sort by step: jumps on one element keep their generation order,
+ * which is the order add_jumps adds them in. */
+static void sort_jumps(jump_event *j, int64_t n) {
+  for (int64_t i = 1; i < n; i++) {
+    jump_event t = j[i];
+    int64_t p = i;
+    for (; p > 0 && j[p - 1].k > t.k; p--)
+      j[p] = j[p - 1];
+    j[p] = t;
+  }
+}
+
+/* The unfused passes, for a block with more than JUMP_CAP jumps. */
 SCH_VECTOR_CLONES
 static void block_increments(const sch_path_model *m, const float *z,
                              const double *scale, double *x) {
@@ -297,6 +393,14 @@ static void simulate_block(const sch_path_model *m, uint64_t first,
   if (m->student_t)
     for (int l = 0; l < SCH_LANES; l++)
       student_scales(m, first + (uint64_t)l, ws->scale + l, SCH_LANES);
+  ws->n_jumps = 0;
+  for (ws->lane = 0; ws->lane < SCH_LANES; ws->lane++)
+    for_each_jump(m, first + (uint64_t)ws->lane, collect_jump, ws);
+  if (ws->n_jumps <= JUMP_CAP) {
+    sort_jumps(ws->jumps, ws->n_jumps);
+    block_fused(m, ws->z, ws->scale, ws->jumps, ws->n_jumps, x);
+    return;
+  }
   block_increments(m, ws->z, ws->scale, x);
   for (int l = 0; l < SCH_LANES; l++)
     add_jumps(m, first + (uint64_t)l, x + l, SCH_LANES);
