@@ -94,6 +94,8 @@ typedef struct cli_options {
   int threads;
   int shard, shards; /* --shard I/N; shards 0: the whole run */
   const char *checkpoint;  /* --checkpoint FILE */
+  bool keep_checkpoint;    /* MPI: a finished rank keeps a final checkpoint
+                              until the whole job has succeeded */
   double checkpoint_every; /* seconds */
   bool resume;
   bool force, quiet, json;
@@ -377,7 +379,9 @@ static int run_job(cli_options *op) {
     st = sch_h5_commit(&w, &err);
   else
     sch_h5_abort(&w);
-  if (st == SCH_OK && o.checkpoint)
+  if (st == SCH_OK && o.checkpoint && o.keep_checkpoint)
+    st = write_checkpoint(&ck, res, true, &err); /* its whole shard */
+  else if (st == SCH_OK && o.checkpoint)
     unlink(o.checkpoint); /* the result supersedes it */
   if (st != SCH_OK && ck.final_written) {
     fprintf(stderr,
@@ -451,9 +455,14 @@ static int run_mpi(cli_options *o) {
   if (o->checkpoint) { /* one checkpoint per rank */
     snprintf(ck, sizeof ck, "%s.rank%d", o->checkpoint, rank);
     o->checkpoint = ck;
+    /* A rank that finishes while another is interrupted must not lose its
+     * shard: it keeps a final checkpoint, removed once the job succeeds. */
+    o->keep_checkpoint = true;
   }
   int rc = run_job(o);
   bool ok = sch_mpi_all(rc == 0);
+  /* interrupted anywhere: every rank reports it, so `srun` requeues */
+  bool checkpointed = !sch_mpi_all(rc != SCH_EXIT_CHECKPOINTED);
   if (ok && rank == 0) {
     const char **parts = calloc((size_t)ranks, sizeof *parts);
     char(*names)[SCH_PATH_MAX + 64] = calloc((size_t)ranks, sizeof *names);
@@ -472,7 +481,11 @@ static int run_mpi(cli_options *o) {
     free(names);
   }
   rc = (int)sch_mpi_broadcast(rc != 0 ? rc : (ok ? 0 : SCH_ERR_RUNTIME));
+  if (!ok && checkpointed)
+    rc = SCH_EXIT_CHECKPOINTED;
   unlink(part); /* after the merge: the broadcast waited for rank 0 */
+  if (rc == 0 && o->checkpoint)
+    unlink(o->checkpoint); /* the merged result supersedes every rank's */
   return rc;
 }
 
