@@ -37,7 +37,7 @@ PY
 # Per-rank checkpoints: SIGTERM to mpirun after every rank has written its
 # checkpoint F.rank<r>; a resumed mpirun run equals the one-process file
 # and removes the checkpoints.
-long="--paths 200000 --set simulation.horizon=2h --set loanbook.generate.accounts=1000"
+long="--paths 1500000 --set simulation.horizon=2h --set loanbook.generate.accounts=1000"
 "$bin" run $long --quiet -o long-one.h5
 $mpi "$bin" run $long --quiet --threads 1 -o long-two.h5 --checkpoint ck.h5 \
   --checkpoint-every 0 2>ck-err.txt &
