@@ -19,6 +19,11 @@ typedef struct pending_obs {
   double price;
 } pending_obs;
 
+typedef struct owing_entry {
+  double health0;
+  int32_t slot;
+} owing_entry;
+
 typedef struct candidate {
   double health;
   int32_t account;
@@ -35,10 +40,11 @@ struct sch_cascade_ws {
   double *touched_health0; /* HF at S(0) prices of the current amounts */
   int32_t *touched_group;
   int64_t n_touched;
-  /* touched slots that still have debt (the others can never be liquidated
-   * again), in any order, and each slot's position in it (-1: not there) */
-  int32_t *owing, *owing_pos;
-  int64_t n_owing;
+  /* per group, its touched accounts that still owe (the others can never
+   * be liquidated again) by HF at S(0) prices: owing[owing_base[g] ..
+   * owing_base[g] + owing_n[g]) */
+  struct owing_entry *owing;
+  int64_t *owing_base, *owing_n;
   /* per group: by_health[0 .. cursor) are all touched on this path */
   int64_t *group_cursor;
   double *group_bound; /* per collection: max_D r / min_C r of each group */
@@ -91,8 +97,9 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
   ws->touched_debt = malloc(acc * (size_t)nas * sizeof(double));
   ws->touched_health0 = malloc(acc * sizeof(double));
   ws->touched_group = malloc(acc * sizeof(int32_t));
-  ws->owing = malloc(acc * sizeof(int32_t));
-  ws->owing_pos = malloc(acc * sizeof(int32_t));
+  ws->owing = malloc(acc * sizeof(owing_entry));
+  ws->owing_base = malloc((size_t)(mm->n_groups + 1) * sizeof(int64_t));
+  ws->owing_n = calloc((size_t)(mm->n_groups + 1), sizeof(int64_t));
   ws->group_cursor = calloc((size_t)(mm->n_groups + 1), sizeof(int64_t));
   ws->group_bound = malloc((size_t)(mm->n_groups + 1) * sizeof(double));
   ws->skipped = calloc(acc, 1);
@@ -114,7 +121,7 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
   }
   if (!ws->slot_of_account || !ws->touched_account || !ws->touched_health0 ||
       !ws->group_bound || !ws->touched_group || !ws->owing ||
-      !ws->owing_pos || !ws->group_cursor ||
+      !ws->owing_base || !ws->owing_n || !ws->group_cursor ||
       !ws->touched_collateral || !ws->touched_debt || !ws->skipped ||
       !ws->skipped_list || !ws->cand || !ws->cand_tmp || !ws->pending ||
       !ws->log_gas_price_hist ||
@@ -124,6 +131,8 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
   }
   for (int64_t a = 0; a < na; a++)
     ws->slot_of_account[a] = -1;
+  for (int g = 0, base = 0; g < mm->n_groups; base += mm->groups[g++].n)
+    ws->owing_base[g] = base;
   return ws;
 }
 
@@ -142,7 +151,8 @@ void sch_cascade_ws_free(sch_cascade_ws *ws) {
   free(ws->touched_health0);
   free(ws->touched_group);
   free(ws->owing);
-  free(ws->owing_pos);
+  free(ws->owing_base);
+  free(ws->owing_n);
   free(ws->group_cursor);
   free(ws->group_bound);
   free(ws->skipped);
@@ -227,23 +237,49 @@ static int32_t touch(path_state *ps, int32_t a) {
          (size_t)na * sizeof(double));
   ws->slot_of_account[a] = s;
   ws->touched_group[s] = ps->mm->group_of_account[a];
-  ws->owing_pos[s] = (int32_t)ws->n_owing;
-  ws->owing[ws->n_owing++] = s;
+  ws->touched_health0[s] = HUGE_VAL; /* not in the owing list yet */
   return s;
 }
 
-/* A touched account's HF at S(0) prices; one left without debt (HF
- * infinite) can never be liquidatable again and leaves the owing list. */
+/* First entry of o[0 .. n) with health0 >= h (binary search). */
+static int64_t owing_lower_bound(const owing_entry *o, int64_t n, double h) {
+  int64_t lo = 0;
+  while (n > 0) {
+    int64_t half = n / 2;
+    if (o[lo + half].health0 < h) {
+      lo += half + 1;
+      n -= half + 1;
+    } else {
+      n = half;
+    }
+  }
+  return lo;
+}
+
+/* A touched account's HF at S(0) prices (HUGE_VAL on a fresh slot), also
+ * its place in its group's owing list; one left without debt (HF infinite)
+ * can never be liquidatable again and leaves the list. */
 static void set_health0(path_state *ps, int32_t s, double h0) {
   sch_cascade_ws *ws = ps->ws;
+  int g = ws->touched_group[s];
+  owing_entry *o = ws->owing + ws->owing_base[g];
+  int64_t n = ws->owing_n[g];
+  double old = ws->touched_health0[s];
   ws->touched_health0[s] = h0;
-  int32_t pos = ws->owing_pos[s];
-  if (h0 < HUGE_VAL || pos < 0)
-    return;
-  int32_t last = ws->owing[--ws->n_owing];
-  ws->owing[pos] = last;
-  ws->owing_pos[last] = pos;
-  ws->owing_pos[s] = -1;
+  if (old < HUGE_VAL) { /* out of its old place */
+    int64_t at = owing_lower_bound(o, n, old);
+    while (o[at].slot != s)
+      at++;
+    memmove(o + at, o + at + 1, (size_t)(n - at - 1) * sizeof *o);
+    n--;
+  }
+  if (h0 < HUGE_VAL) {
+    int64_t at = owing_lower_bound(o, n, h0);
+    memmove(o + at + 1, o + at, (size_t)(n - at) * sizeof *o);
+    o[at] = (owing_entry){h0, s};
+    n++;
+  }
+  ws->owing_n[g] = n;
 }
 
 /* Largest profit any sale of `seized` units of asset i could make while no
@@ -375,6 +411,7 @@ static double ratio_bound(const double *ratio, uint32_t num_mask,
 static void collect_candidates(path_state *ps) {
   const sch_market_model *mm = ps->mm;
   sch_cascade_ws *ws = ps->ws;
+  const int64_t na = mm->n_assets;
   ws->n_cand = 0;
   ps->n_dormant = 0;
   for (int g = 0; g < mm->n_groups; g++) {
@@ -391,19 +428,19 @@ static void collect_candidates(path_state *ps) {
       int32_t a = grp->by_health[idx];
       if (ws->slot_of_account[a] >= 0)
         continue; /* touched: checked below with its current amounts */
-      double hf = health(ps, collateral_of(ps, a), debt_of(ps, a));
+      double hf = health(ps, mm->collateral + a * na, mm->debt + a * na);
       if (hf < 1.0)
         ws->cand[ws->n_cand++] = (candidate){hf, a, false};
     }
-  }
-  for (int64_t o = 0; o < ws->n_owing; o++) {
-    int32_t s = ws->owing[o];
-    if (!(ws->touched_health0[s] < ws->group_bound[ws->touched_group[s]]))
-      continue;
-    int32_t a = ws->touched_account[s];
-    double hf = health(ps, collateral_of(ps, a), debt_of(ps, a));
-    if (hf < 1.0)
-      ws->cand[ws->n_cand++] = (candidate){hf, a, false};
+    const owing_entry *o = ws->owing + ws->owing_base[g];
+    for (int64_t e = 0; e < ws->owing_n[g] && o[e].health0 < bound; e++) {
+      int64_t s = o[e].slot;
+      double hf = health(ps, ws->touched_collateral + s * na,
+                         ws->touched_debt + s * na);
+      if (hf < 1.0)
+        ws->cand[ws->n_cand++] =
+            (candidate){hf, ws->touched_account[s], false};
+    }
   }
   sort_candidates(ws->cand, ws->cand_tmp, ws->n_cand);
   ps->candidates_valid = true;
@@ -676,6 +713,8 @@ static bool try_liquidate(path_state *ps, candidate *cand) {
   double *dw = ps->ws->touched_debt + (int64_t)s * n;
   cw[i] = seize_all ? 0.0 : max_d(0.0, cw[i] - seized);
   dw[j] = repay_all ? 0.0 : max_d(0.0, dw[j] - repaid / ps->oracle[j]);
+  if (seize_all) /* touches only bad_debt and time_first_bad_debt */
+    write_off_if_empty(ps, cw, dw);
   set_health0(ps, s, health_at_start(mm, cw, dw));
   double *mt = ps->metrics;
   mt[SCH_METRIC_LIQUIDATIONS] += 1.0;
@@ -687,10 +726,6 @@ static bool try_liquidate(path_state *ps, candidate *cand) {
   ps->liquidations_in_step++;
   ps->capital_left -= repaid;
   ps->candidates_valid = false;
-  if (seize_all) {
-    write_off_if_empty(ps, cw, dw);
-    set_health0(ps, s, health_at_start(mm, cw, dw));
-  }
   return true;
 }
 
@@ -998,9 +1033,8 @@ static void finish_path(path_state *ps) {
   for (int64_t s = 0; s < ws->n_touched; s++)
     ws->slot_of_account[ws->touched_account[s]] = -1;
   ws->n_touched = 0;
-  ws->n_owing = 0;
   for (int g = 0; g < mm->n_groups; g++)
-    ws->group_cursor[g] = 0;
+    ws->group_cursor[g] = ws->owing_n[g] = 0;
   for (int64_t s = 0; s < ws->n_skipped; s++)
     ws->skipped[ws->skipped_list[s]] = 0;
   ws->n_skipped = 0;
