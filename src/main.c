@@ -529,10 +529,21 @@ static void print_book(const char *label, const sch_config *cfg,
          cfg->liquidators.enabled ? "on" : "off");
 }
 
-/* Several protocols: every protocol's book is loaded and summarised (a bad
- * book of any protocol fails validation as it would fail the run). */
-static sch_status print_protocols(const sch_config *cfg,
-                                  const sch_loanbook *book, sch_error *err) {
+/* Several protocols: every protocol's book is loaded first (a bad book of
+ * any protocol fails validation, with nothing printed, as it would fail the
+ * run), then summarised. */
+static sch_status load_protocol_books(const sch_config *cfg,
+                                      sch_loanbook *books, sch_error *err) {
+  for (int p = 1; p < cfg->n_protocols; p++) {
+    sch_status st = sch_loanbook_load(&cfg->protocol_cfg[p], &books[p], err);
+    if (st != SCH_OK)
+      return st;
+  }
+  return SCH_OK;
+}
+
+static void print_protocols(const sch_config *cfg, const sch_loanbook *book,
+                            const sch_loanbook *others) {
   printf("  protocols (%s market):", cfg->isolated_market ? "isolated"
                                                           : "shared");
   for (int p = 0; p < cfg->n_protocols; p++)
@@ -541,39 +552,37 @@ static sch_status print_protocols(const sch_config *cfg,
   for (int p = 0; p < cfg->n_protocols; p++) {
     char label[SCH_NAME_MAX + 3];
     snprintf(label, sizeof label, "%s: ", cfg->protocol_names[p]);
-    if (p == 0) {
-      print_book(label, &cfg->protocol_cfg[0], book);
-      continue;
-    }
-    sch_loanbook other = {0};
-    sch_status st = sch_loanbook_load(&cfg->protocol_cfg[p], &other, err);
-    if (st != SCH_OK)
-      return st;
-    print_book(label, &cfg->protocol_cfg[p], &other);
-    sch_loanbook_free(&other);
+    print_book(label, &cfg->protocol_cfg[p], p == 0 ? book : &others[p]);
   }
-  return SCH_OK;
 }
 
 static sch_status print_validation(const sch_config *cfg,
                                    const sch_loanbook *book, sch_error *err) {
-  printf("%s: ok\n", cfg->source);
-  printf("  simulation: %lld paths, %lld steps of %g s (horizon %g s), "
-         "seed %llu, %s returns\n",
-         (long long)cfg->simulation.paths, (long long)cfg->simulation.steps,
-         cfg->simulation.step_s, cfg->simulation.horizon_s,
-         (unsigned long long)cfg->simulation.seed,
-         cfg->simulation.returns == SCH_RETURNS_STUDENT_T ? "student_t"
-                                                          : "gaussian");
-  printf("  assets:");
-  for (int i = 0; i < cfg->n_assets; i++)
-    printf(" %s%s", cfg->assets[i].name,
-           cfg->assets[i].stable ? "(stable)" : "");
-  printf("\n");
-  if (cfg->protocol_cfg && cfg->n_protocols > 1)
-    return print_protocols(cfg, book, err);
-  print_book("", cfg, book);
-  return SCH_OK;
+  bool several = cfg->protocol_cfg && cfg->n_protocols > 1;
+  sch_loanbook others[SCH_MAX_PROTOCOLS] = {{0}};
+  sch_status st = several ? load_protocol_books(cfg, others, err) : SCH_OK;
+  if (st == SCH_OK) {
+    printf("%s: ok\n", cfg->source);
+    printf("  simulation: %lld paths, %lld steps of %g s (horizon %g s), "
+           "seed %llu, %s returns\n",
+           (long long)cfg->simulation.paths, (long long)cfg->simulation.steps,
+           cfg->simulation.step_s, cfg->simulation.horizon_s,
+           (unsigned long long)cfg->simulation.seed,
+           cfg->simulation.returns == SCH_RETURNS_STUDENT_T ? "student_t"
+                                                            : "gaussian");
+    printf("  assets:");
+    for (int i = 0; i < cfg->n_assets; i++)
+      printf(" %s%s", cfg->assets[i].name,
+             cfg->assets[i].stable ? "(stable)" : "");
+    printf("\n");
+    if (several)
+      print_protocols(cfg, book, others);
+    else
+      print_book("", cfg, book);
+  }
+  for (int p = 1; p < SCH_MAX_PROTOCOLS; p++)
+    sch_loanbook_free(&others[p]);
+  return st;
 }
 
 /* The distinct values of key k, in sweep order. */
