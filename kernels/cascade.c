@@ -308,11 +308,19 @@ static double profit_ceiling(const path_state *ps, int i, double seized,
 }
 
 /* HF = sum_i c_i O_i LT_i / sum_j d_j O_j (DESIGN.md 3.4). */
-static double health(const path_state *ps, const double *c, const double *d) {
-  const sch_market_model *mm = ps->mm;
+/* Only the assets of the account's group (the masks) are visited: every
+ * other amount is zero, its term +0, and adding +0 to a sum that starts at
+ * +0 changes no bit, so the result equals the full sum over all assets. */
+static double health(const path_state *ps, const double *c, const double *d,
+                     const sch_book_group *grp) {
+  const double *lt = ps->mm->liquidation_threshold;
   double num = 0.0, den = 0.0;
-  for (int i = 0; i < mm->n_assets; i++) {
-    num += c[i] * ps->oracle[i] * mm->liquidation_threshold[i];
+  for (uint32_t m = grp->collateral_mask; m; m &= m - 1u) {
+    int i = __builtin_ctz(m);
+    num += c[i] * ps->oracle[i] * lt[i];
+  }
+  for (uint32_t m = grp->debt_mask; m; m &= m - 1u) {
+    int i = __builtin_ctz(m);
     den += d[i] * ps->oracle[i];
   }
   return den > 0.0 ? num / den : HUGE_VAL;
@@ -428,7 +436,7 @@ static void collect_candidates(path_state *ps) {
       int32_t a = grp->by_health[idx];
       if (ws->slot_of_account[a] >= 0)
         continue; /* touched: checked below with its current amounts */
-      double hf = health(ps, mm->collateral + a * na, mm->debt + a * na);
+      double hf = health(ps, mm->collateral + a * na, mm->debt + a * na, grp);
       if (hf < 1.0)
         ws->cand[ws->n_cand++] = (candidate){hf, a, false};
     }
@@ -436,7 +444,7 @@ static void collect_candidates(path_state *ps) {
     for (int64_t e = 0; e < ws->owing_n[g] && o[e].health0 < bound; e++) {
       int64_t s = o[e].slot;
       double hf = health(ps, ws->touched_collateral + s * na,
-                         ws->touched_debt + s * na);
+                         ws->touched_debt + s * na, grp);
       if (hf < 1.0)
         ws->cand[ws->n_cand++] =
             (candidate){hf, ws->touched_account[s], false};
@@ -629,10 +637,14 @@ static double venue_sell(path_state *ps, int i, double q, double out) {
 
 /* ---- liquidation --------------------------------------------------------- */
 
-static int largest_value(const double *amount, const double *price, int n) {
+/* Over the assets of a mask in increasing order (the others hold zero and
+ * are never chosen). */
+static int largest_value(const double *amount, const double *price,
+                         uint32_t mask) {
   int best = -1;
   double best_value = 0.0;
-  for (int i = 0; i < n; i++) {
+  for (; mask; mask &= mask - 1u) {
+    int i = __builtin_ctz(mask);
     double v = amount[i] * price[i];
     if (amount[i] > 0.0 && (best < 0 || v > best_value)) {
       best = i;
@@ -677,8 +689,9 @@ static bool try_liquidate(path_state *ps, candidate *cand) {
   const int n = mm->n_assets;
   int32_t a = cand->account;
   const double *c = collateral_of(ps, a), *d = debt_of(ps, a);
-  int j = largest_value(d, ps->oracle, n);
-  int i = largest_value(c, ps->oracle, n);
+  const sch_book_group *grp = &mm->groups[mm->group_of_account[a]];
+  int j = largest_value(d, ps->oracle, grp->debt_mask);
+  int i = largest_value(c, ps->oracle, grp->collateral_mask);
   if (i < 0 || j < 0)
     return false;
   double lb = mm->liquidation_bonus[i];
