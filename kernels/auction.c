@@ -27,21 +27,21 @@
 
 typedef struct auction {
   int32_t account;
-  int asset;       /* collateral asset sold */
-  int leader;      /* flip: bidder with the standing bid, -1 none */
-  bool dent;       /* flip: the bid reached the tab; lots fall now */
-  bool done;       /* ended this step; removed by compact() */
-  double lot;      /* collateral units in the auction */
-  double tab;      /* USD still to raise (clipper); the whole tab (flip) */
-  double debt;     /* debt value moved in at the bark, USD */
-  double due;      /* debt + keeper incentives paid for this auction, USD */
-  double raised;   /* USD raised so far */
-  double top;      /* clipper: starting price of the current run */
-  double tic;      /* clipper: time of bark or last redo; flip: bid expiry,
-                      < 0 without a bid */
-  double end;      /* flip: kick (or last restart) + tau */
-  double kicked;   /* time of the bark or kick */
-  double bid;      /* flip: standing bid, USD */
+  int asset;     /* collateral asset sold */
+  int leader;    /* flip: bidder with the standing bid, -1 none */
+  bool dent;     /* flip: the bid reached the tab; lots fall now */
+  bool done;     /* ended this step; removed by compact() */
+  double lot;    /* collateral units in the auction */
+  double tab;    /* USD still to raise (clipper); the whole tab (flip) */
+  double debt;   /* debt value moved in at the bark, USD */
+  double due;    /* debt + keeper incentives paid for this auction, USD */
+  double raised; /* USD raised so far */
+  double top;    /* clipper: starting price of the current run */
+  double tic;    /* clipper: time of bark or last redo; flip: bid expiry,
+                    < 0 without a bid */
+  double end;    /* flip: kick (or last restart) + tau */
+  double kicked; /* time of the bark or kick */
+  double bid;    /* flip: standing bid, USD */
 } auction;
 
 struct ref_auction_ws {
@@ -182,11 +182,17 @@ static int open_auctions(path_state *ps, int32_t a, double f, double chop,
     if (c[i] <= 0.0)
       continue;
     double share = f * debt_value * (c[i] * ps->oracle[i] / value);
-    aw->live[aw->n_live++] = (auction){
-        .account = a, .asset = i, .leader = -1, .lot = f < 1.0 ? f * c[i] : c[i],
-        .tab = share * chop, .debt = share, .due = share,
-        .top = mm->clip_buf * ps->oracle[i], .tic = ps->t,
-        .end = ps->t + mm->flip_tau_s, .kicked = ps->t};
+    aw->live[aw->n_live++] = (auction){.account = a,
+                                       .asset = i,
+                                       .leader = -1,
+                                       .lot = f < 1.0 ? f * c[i] : c[i],
+                                       .tab = share * chop,
+                                       .debt = share,
+                                       .due = share,
+                                       .top = mm->clip_buf * ps->oracle[i],
+                                       .tic = ps->t,
+                                       .end = ps->t + mm->flip_tau_s,
+                                       .kicked = ps->t};
     c[i] = f < 1.0 ? c[i] * (1.0 - f) : 0.0;
   }
   for (int j = 0; j < n; j++)
@@ -356,8 +362,7 @@ static double apply_dust_rule(const sch_market_model *mm, const auction *au,
                               double p, double q) {
   double chost = mm->clip_dust * mm->clip_chop;
   double owe = q * p;
-  if (chost <= 0.0 || owe >= au->tab || q >= au->lot ||
-      au->tab - owe >= chost)
+  if (chost <= 0.0 || owe >= au->tab || q >= au->lot || au->tab - owe >= chost)
     return q;
   if (au->tab > chost)
     return (au->tab - chost) / p;
@@ -486,8 +491,8 @@ static bool deal_or_restart(path_state *ps) {
   bool sold = false;
   for (int64_t n = 0; n < aw->n_live; n++) {
     auction *au = &aw->live[n];
-    if (au->leader >= 0 && ((au->tic >= 0.0 && au->tic < ps->t) ||
-                            au->end < ps->t)) {
+    if (au->leader >= 0 &&
+        ((au->tic >= 0.0 && au->tic < ps->t) || au->end < ps->t)) {
       deal(ps, au);
       sold = true;
     } else if (au->leader < 0 && au->end < ps->t) {
@@ -567,8 +572,8 @@ static void tend(path_state *ps, auction *au) {
   double reserve = value - 2.0 * ref_gas_cost_usd(ps) - mm->min_profit;
   for (int b = 0; b < mm->flip_bidders; b++)
     strength[b] = min_d(au->tab, min_d(free_capital(ps, au, b), reserve));
-  double need = au->leader < 0 ? mm->flip_min_bid
-                               : (1.0 + mm->flip_beg) * au->bid;
+  double need =
+      au->leader < 0 ? mm->flip_min_bid : (1.0 + mm->flip_beg) * au->bid;
   need = min_d(need, au->tab);
   double price;
   int winner = bidding_war(ps, au, strength, au->bid, need, &price);

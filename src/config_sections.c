@@ -493,8 +493,8 @@ static sch_status read_clipper(cfg_ctx *ctx, const cfg_section *protocol) {
 /* protocol.flip (docs/model.md "Flip"); Maker 1.2 ETH-A auction terms. */
 static sch_status read_flip(cfg_ctx *ctx, const cfg_section *protocol) {
   static const char *const keys[] = {
-      "beg",    "ttl",           "tau",           "chop",
-      "bidders", "bidder_capital", "participation", "min_bid"};
+      "beg",           "ttl",    "tau", "chop", "bidders", "bidder_capital",
+      "participation", "min_bid"};
   sch_flip_spec *f = &ctx->cfg->protocol.flip;
   cfg_section s;
   TRY(cfg_open(protocol, "flip", false, &s));
@@ -509,8 +509,7 @@ static sch_status read_flip(cfg_ctx *ctx, const cfg_section *protocol) {
                  &f->bidder_capital));
   TRY(cfg_number(&s, "participation", DEFAULT(1), AT_LEAST(0), AT_MOST(1),
                  &f->participation));
-  return cfg_number(&s, "min_bid", DEFAULT(1), ABOVE(0), NO_UPPER,
-                    &f->min_bid);
+  return cfg_number(&s, "min_bid", DEFAULT(1), ABOVE(0), NO_UPPER, &f->min_bid);
 }
 
 sch_status cfg_read_protocol(cfg_ctx *ctx) {

@@ -5,11 +5,14 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cascade_ref.h"
 #include "rng.h"
 #include "scenario.h"
+#include "schelling/engine.h"
+#include "schelling/loanbook.h"
 
 #define ETH 0
 #define DAI 1
@@ -34,38 +37,66 @@ static void base_world(world *w, int steps, sch_liquidation_mode mode) {
   memset(w, 0, sizeof *w);
   sch_config *c = &w->cfg;
   strcpy(c->source, "test");
-  c->simulation = (sch_simulation_spec){.paths = 1, .horizon_s = 60.0 * steps,
-                                        .step_s = 60.0, .steps = steps,
+  c->simulation = (sch_simulation_spec){.paths = 1,
+                                        .horizon_s = 60.0 * steps,
+                                        .step_s = 60.0,
+                                        .steps = steps,
                                         .seed = 1};
   c->n_assets = 2;
-  c->assets[ETH] = (sch_asset_spec){.name = "ETH", .price = 2000, .vol = 0.5,
-                                    .jump_beta = 1};
+  c->assets[ETH] = (sch_asset_spec){
+      .name = "ETH", .price = 2000, .vol = 0.5, .jump_beta = 1};
   c->assets[DAI] = (sch_asset_spec){.name = "DAI", .price = 1, .stable = true};
   c->correlation[0][0] = c->correlation[1][1] = 1.0;
   c->venues[ETH] = (sch_venue_spec){.model = SCH_VENUE_CONSTANT_PRODUCT,
-                                    .depth = DEPTH, .fee = FEE,
+                                    .depth = DEPTH,
+                                    .fee = FEE,
                                     .market_depth = 1e9,
                                     .recovery_half_life_s = 1800};
-  c->oracles[ETH] = (sch_oracle_spec){0.005, 3600, 0};
-  c->protocol.assets[ETH] = (sch_protocol_asset){true, 0.80, 0.05};
-  c->protocol.assets[DAI] = (sch_protocol_asset){true, 0.85, 0.04};
+  c->oracles[ETH] =
+      (sch_oracle_spec){.deviation = 0.005, .heartbeat_s = 3600, .delay_s = 0};
+  c->protocol.assets[ETH] = (sch_protocol_asset){
+      .listed = true, .liquidation_threshold = 0.80, .liquidation_bonus = 0.05};
+  c->protocol.assets[DAI] = (sch_protocol_asset){
+      .listed = true, .liquidation_threshold = 0.85, .liquidation_bonus = 0.04};
   c->protocol.close_factor = 0.5;
   c->protocol.full_close_below_hf = 0.95;
   c->protocol.liquidation = mode;
-  c->protocol.clipper = (sch_clipper_spec){
-      .buf = 1.2, .abacus = SCH_ABACUS_STAIRSTEP, .tau_s = 3600, .cut = 0.99,
-      .step_s = 90, .tail_s = 1e9, .cusp = 0.01, .chop = 1.13, .tip = 0,
-      .chip = 0, .hole = 1e12, .dust = 0};
-  c->protocol.flip = (sch_flip_spec){
-      .beg = 0.03, .ttl_s = 600, .tau_s = 21600, .chop = 1.13, .bidders = 1,
-      .bidder_capital = 1e7, .participation = 1, .min_bid = 1};
-  c->liquidators = (sch_liquidator_spec){
-      .enabled = true, .gas_units = 5e5, .gas_price_gwei = 30, .gas_beta = 0,
-      .gas_price_max_gwei = 1000, .gas_window_s = 3600, .gas_asset = ETH,
-      .max_liquidations_per_step = 50, .max_rounds_per_step = 8,
-      .capital = 1e12, .flash_loans = true, .min_profit = 0};
-  w->book = (sch_loanbook){.n_accounts = 0, .n_assets = 2,
-                           .collateral = w->collateral, .debt = w->debt};
+  c->protocol.clipper = (sch_clipper_spec){.buf = 1.2,
+                                           .abacus = SCH_ABACUS_STAIRSTEP,
+                                           .tau_s = 3600,
+                                           .cut = 0.99,
+                                           .step_s = 90,
+                                           .tail_s = 1e9,
+                                           .cusp = 0.01,
+                                           .chop = 1.13,
+                                           .tip = 0,
+                                           .chip = 0,
+                                           .hole = 1e12,
+                                           .dust = 0};
+  c->protocol.flip = (sch_flip_spec){.beg = 0.03,
+                                     .ttl_s = 600,
+                                     .tau_s = 21600,
+                                     .chop = 1.13,
+                                     .bidders = 1,
+                                     .bidder_capital = 1e7,
+                                     .participation = 1,
+                                     .min_bid = 1};
+  c->liquidators = (sch_liquidator_spec){.enabled = true,
+                                         .gas_units = 5e5,
+                                         .gas_price_gwei = 30,
+                                         .gas_beta = 0,
+                                         .gas_price_max_gwei = 1000,
+                                         .gas_window_s = 3600,
+                                         .gas_asset = ETH,
+                                         .max_liquidations_per_step = 50,
+                                         .max_rounds_per_step = 8,
+                                         .capital = 1e12,
+                                         .flash_loans = true,
+                                         .min_profit = 0};
+  w->book = (sch_loanbook){.n_accounts = 0,
+                           .n_assets = 2,
+                           .collateral = w->collateral,
+                           .debt = w->debt};
   for (int k = 0; k <= steps; k++)
     w->x[k] = log(2000.0);
 }
@@ -96,7 +127,9 @@ static void run(world *w) {
   sch_scenario_free(&sc);
 }
 
-static double metric(const world *w, int m) { return w->metrics[m]; }
+static double metric(const world *w, int m) {
+  return w->metrics[m];
+}
 static double ext(const world *w, int id) {
   return w->metrics[sch_metric_ext(2, id)];
 }
@@ -233,7 +266,8 @@ Test(auction, clipper_tab_paid_penalty_collected) {
   EXPECT_CLOSE(metric(&w, SCH_METRIC_BONUS_PAID), tab - debt);
   EXPECT_CLOSE(metric(&w, SCH_METRIC_BAD_DEBT), 0);
   EXPECT_CLOSE(metric(&w, SCH_METRIC_UNDERWATER_DEBT), 0);
-  EXPECT_CLOSE(metric(&w, SCH_METRIC_SLIPPAGE_COST), q * 2500 - cp_out(2500, q));
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_SLIPPAGE_COST),
+               q * 2500 - cp_out(2500, q));
 }
 
 /* Reset by tail (600 s): bark at 60, redo at 720 (660 > 600) and 1380; the
@@ -342,8 +376,11 @@ Test(auction, clipper_power_venue_take_is_optimal) {
   world w;
   base_world(&w, 2, SCH_LIQUIDATION_CLIPPER);
   w.cfg.venues[ETH] = (sch_venue_spec){.model = SCH_VENUE_POWER,
-                                       .depth = DEPTH, .fee = 0, .eta = 0.5,
-                                       .alpha = 1.5, .market_depth = 1e9,
+                                       .depth = DEPTH,
+                                       .fee = 0,
+                                       .eta = 0.5,
+                                       .alpha = 1.5,
+                                       .market_depth = 1e9,
                                        .recovery_half_life_s = 1800};
   w.cfg.protocol.clipper.cut = 0.4;
   w.cfg.protocol.clipper.step_s = 60;
@@ -582,8 +619,7 @@ Test(auction, config_sections_parse_and_round_trip) {
   cr_assert_eq(sch_config_parse(cfg.resolved_yaml, "resolved", ".", NULL, 0,
                                 &again, &err),
                SCH_OK, "%s", err.msg);
-  cr_expect_eq(memcmp(&cfg.protocol, &again.protocol, sizeof cfg.protocol),
-               0);
+  cr_expect_eq(memcmp(&cfg.protocol, &again.protocol, sizeof cfg.protocol), 0);
   cr_expect_str_eq(cfg.resolved_yaml, again.resolved_yaml);
   sch_config_free(&again);
   sch_config_free(&cfg);
@@ -618,4 +654,78 @@ Test(auction, config_bad_inputs_located) {
                     "participation");
   expect_line_fails(19, "    ttl: 0s", "maker.yaml:19:10", "ttl");
   expect_line_fails(19, "    min_bid: 0", "maker.yaml:19:14", "min_bid");
+}
+
+/* ---------------------------------------------------- the example worlds */
+
+static sch_results *run_example(const char *name, const char *mode, int threads,
+                                int64_t paths) {
+  char path[4096], set_mode[64], set_paths[64];
+  const char *root = getenv("SCHELLING_SOURCE_ROOT");
+  snprintf(path, sizeof path, "%s/configs/%s", root ? root : ".", name);
+  snprintf(set_mode, sizeof set_mode, "protocol.liquidation=%s", mode);
+  snprintf(set_paths, sizeof set_paths, "simulation.paths=%lld",
+           (long long)paths);
+  const char *ov[] = {set_mode, set_paths};
+  sch_config cfg;
+  sch_loanbook book;
+  sch_error err = {{0}};
+  cr_assert_eq(sch_config_load(path, ov, 2, &cfg, &err), SCH_OK, "%s", err.msg);
+  cr_assert_eq(sch_loanbook_load(&cfg, &book, &err), SCH_OK, "%s", err.msg);
+  sch_run_options opt = {.threads = threads, .keep_per_path = true};
+  sch_results *res = NULL;
+  cr_assert_eq(sch_engine_run(&cfg, &book, &opt, NULL, &res, &err), SCH_OK,
+               "%s", err.msg);
+  sch_loanbook_free(&book);
+  sch_config_free(&cfg);
+  return res;
+}
+
+static int metric_index(const sch_results *res, const char *name) {
+  for (int m = 0; m < sch_results_metric_count(res); m++)
+    if (strcmp(sch_results_metric_name(res, m), name) == 0)
+      return m;
+  cr_assert_fail("no metric %s", name);
+  return -1;
+}
+
+/* The bidders' draws come from each path's own stream: per-path results
+ * are bitwise the same at 1 and 2 threads. And on every path (same
+ * paths, both mechanisms): a loss needs an auction, what is raised is at
+ * most the penalised debt moved in, and an auction never pays more than
+ * tab = debt x chop while its bad debt is at most the debt and incentives. */
+Test(auction, examples_deterministic_and_bounded, .timeout = 120) {
+  const int64_t n = 512;
+  const char *modes[] = {"clipper", "flip"};
+  for (int k = 0; k < 2; k++) {
+    sch_results *one = run_example("maker-flip-gas-spike.yaml", modes[k], 1, n);
+    sch_results *two = run_example("maker-flip-gas-spike.yaml", modes[k], 2, n);
+    for (int m = 0; m < sch_results_metric_count(one); m++)
+      cr_expect(memcmp(sch_results_per_path(one, m),
+                       sch_results_per_path(two, m),
+                       (size_t)n * sizeof(double)) == 0,
+                "%s: metric %s differs between 1 and 2 threads", modes[k],
+                sch_results_metric_name(one, m));
+    const double *bad =
+        sch_results_per_path(one, metric_index(one, "bad_debt"));
+    const double *auctions =
+        sch_results_per_path(one, metric_index(one, "auctions"));
+    const double *raised =
+        sch_results_per_path(one, metric_index(one, "liquidated_value"));
+    const double *penalty =
+        sch_results_per_path(one, metric_index(one, "bonus_paid"));
+    int with_auctions = 0;
+    for (int64_t p = 0; p < n; p++) {
+      cr_expect(bad[p] >= 0 && raised[p] >= 0 && penalty[p] >= 0);
+      cr_expect(auctions[p] > 0 || (bad[p] == 0 && raised[p] == 0),
+                "path %lld: a loss or a sale without an auction", (long long)p);
+      /* penalty collected <= (chop - 1) / chop of what was raised */
+      cr_expect(penalty[p] <= raised[p] * 0.13 / 1.13 * (1 + 1e-12) + 1e-9);
+      with_auctions += auctions[p] > 0;
+    }
+    cr_expect(with_auctions > n / 10, "%s: only %d paths with auctions",
+              modes[k], with_auctions);
+    sch_results_free(one);
+    sch_results_free(two);
+  }
 }

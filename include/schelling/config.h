@@ -107,18 +107,18 @@ typedef enum sch_abacus {
 /** `protocol.clipper:` Maker Liquidations 2.0 (dog.sol, clip.sol); USD
  *  stands for DAI. docs/model.md "Clipper". */
 typedef struct sch_clipper_spec {
-  double buf;       /**< start price = buf x oracle price (> 0) */
+  double buf; /**< start price = buf x oracle price (> 0) */
   sch_abacus abacus;
-  double tau_s;     /**< linear: seconds to price 0 (> 0) */
-  double cut;       /**< stairstep: factor per step, in (0,1) */
-  double step_s;    /**< stairstep: seconds per cut (> 0) */
-  double tail_s;    /**< reset after this many seconds (> 0) */
-  double cusp;      /**< reset when price < cusp x top, in [0,1) */
-  double chop;      /**< tab = debt x chop (>= 1) */
-  double tip;       /**< flat keeper incentive per bark/redo, USD (>= 0) */
-  double chip;      /**< keeper incentive, fraction of the tab, in [0,1) */
-  double hole;      /**< most tab in auction at once, USD (> 0) */
-  double dust;      /**< smallest debt of a bark or left by a take, USD */
+  double tau_s;  /**< linear: seconds to price 0 (> 0) */
+  double cut;    /**< stairstep: factor per step, in (0,1) */
+  double step_s; /**< stairstep: seconds per cut (> 0) */
+  double tail_s; /**< reset after this many seconds (> 0) */
+  double cusp;   /**< reset when price < cusp x top, in [0,1) */
+  double chop;   /**< tab = debt x chop (>= 1) */
+  double tip;    /**< flat keeper incentive per bark/redo, USD (>= 0) */
+  double chip;   /**< keeper incentive, fraction of the tab, in [0,1) */
+  double hole;   /**< most tab in auction at once, USD (> 0) */
+  double dust;   /**< smallest debt of a bark or left by a take, USD */
 } sch_clipper_spec;
 
 /** `protocol.flip:` Maker Liquidations 1.2 (cat.sol, flip.sol) with
