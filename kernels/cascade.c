@@ -906,6 +906,57 @@ quiet_steps(quiet_state *q, const double *x, int64_t row, int64_t k,
   return k;
 }
 
+/* Clones for AVX-512, AVX2 and baseline machines, as in kernels/paths.c:
+ * each performs the same IEEE operations per lane. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&         \
+    !defined(__SANITIZE_ADDRESS__)
+#define SCH_VECTOR_CLONES                                                      \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SCH_VECTOR_CLONES
+#endif
+
+typedef double d4 __attribute__((vector_size(32)));
+typedef int64_t i4 __attribute__((vector_size(32)));
+
+/* quiet_steps for up to 4 risky assets with one vector lane per asset: the
+ * same operations per lane (multiply, compare, select, subtract, compare,
+ * minimum), so the same bits. Unused lanes have an infinite band. */
+SCH_VECTOR_CLONES
+static int64_t quiet_steps4(quiet_state *q, const double *x, int64_t row,
+                            int64_t k, int64_t k_end, int64_t k_due,
+                            double *gas_hist) {
+  d4 impact, decay, lo, hi, lm = {0.0, 0.0, 0.0, 0.0};
+  d4 lm_min = {HUGE_VAL, HUGE_VAL, HUGE_VAL, HUGE_VAL};
+  memcpy(&impact, q->impact, sizeof impact); /* lanes na..3 set by caller */
+  memcpy(&decay, q->decay, sizeof decay);
+  memcpy(&lo, q->lo, sizeof lo);
+  memcpy(&hi, q->hi, sizeof hi);
+  const int64_t c0 = q->col[0], c1 = q->col[1], c2 = q->col[2],
+                c3 = q->col[3];
+  const d4 floor = {IMPACT_FLOOR, IMPACT_FLOOR, IMPACT_FLOOR, IMPACT_FLOOR};
+  const int gas_a = q->gas_a;
+  for (; k <= k_end; k++) {
+    const double *xk = x + k * row;
+    d4 xv = {xk[c0], xk[c1], xk[c2], xk[c3]};
+    d4 imp = impact * decay;
+    impact = (d4)((i4)imp & ~(imp < floor)); /* below the floor: +0 */
+    lm = xv - impact;
+    i4 in = (lm > lo) & (lm < hi); /* false for NaN, as in quiet_steps */
+    in &= __builtin_shuffle(in, (i4){2, 3, 0, 1});
+    in &= __builtin_shuffle(in, (i4){1, 0, 3, 2});
+    if (k >= k_due || !in[0])
+      break;
+    i4 lower = lm < lm_min;
+    lm_min = (d4)(((i4)lm & lower) | ((i4)lm_min & ~lower));
+    gas_hist[k] = gas_a >= 0 ? lm[gas_a] : q->gas_flat;
+  }
+  memcpy(q->impact, &impact, sizeof impact);
+  memcpy(q->lm, &lm, sizeof lm);
+  memcpy(q->lm_min, &lm_min, sizeof lm_min);
+  return k;
+}
+
 /* Steps at which neither an oracle nor the liquidator has anything to do:
  * prices move, impact recovers, and the gas history and minimum ratios are
  * kept. Stops at the first step (or n + 1) where an oracle may act, with
@@ -938,22 +989,16 @@ static int64_t advance_quiet(path_state *ps, int64_t k) {
   }
   double *gh = ws->log_gas_price_hist;
   const int64_t n = mm->n_steps;
-  switch (na) {
-  case 1:
-    k = quiet_steps(&q, ps->x, row, k, n, k_due, gh, 1);
-    break;
-  case 2:
-    k = quiet_steps(&q, ps->x, row, k, n, k_due, gh, 2);
-    break;
-  case 3:
-    k = quiet_steps(&q, ps->x, row, k, n, k_due, gh, 3);
-    break;
-  case 4:
-    k = quiet_steps(&q, ps->x, row, k, n, k_due, gh, 4);
-    break;
-  default:
-    k = quiet_steps(&q, ps->x, row, k, n, k_due, gh, na);
+  for (int a = na; a < 4; a++) { /* unused lanes: no impact, no band */
+    q.impact[a] = q.decay[a] = 0.0;
+    q.lo[a] = -HUGE_VAL;
+    q.hi[a] = HUGE_VAL;
+    q.col[a] = q.col[0];
   }
+  if (na >= 1 && na <= 4)
+    k = quiet_steps4(&q, ps->x, row, k, n, k_due, gh);
+  else
+    k = quiet_steps(&q, ps->x, row, k, n, k_due, gh, na);
   for (int a = 0; a < na; a++) {
     int i = ws->risky[a];
     ps->impact[i] = q.impact[a];
