@@ -365,6 +365,34 @@ Test(auction, clipper_hole_limits_second_bark) {
   EXPECT_CLOSE(ext(&w, SCH_XM_KEEPER_INCENTIVES), 0.01 * 2 * 16950);
 }
 
+/* Two collateral assets (10 ETH and 5000 DAI against 20000 DAI: HF
+ * (14400 + 4250) / 20000 < 1 at 1800): one auction per asset, the debt split
+ * by collateral value at the oracle, 18000 : 5000. The DAI lot starts at
+ * 1.2 and sells (no slippage) once the price is below 1: after 19 cuts
+ * (t = 1800) at 1.2 x 0.99^19, buying exactly what its tab needs; the ETH
+ * auction is still above the venue's reach (skipped, as in the first
+ * Clipper test). */
+Test(auction, clipper_one_auction_per_collateral_asset) {
+  world w;
+  base_world(&w, 30, SCH_LIQUIDATION_CLIPPER);
+  add_vault(&w, 10, 20000);
+  w.collateral[DAI] = 5000;
+  set_price(&w, 1, 1800);
+  run(&w);
+  double debt_dai = 20000.0 * 5000 / (18000 + 5000), tab = debt_dai * 1.13;
+  double p = 1.2 * pow(0.99, 19), q = tab / p, gas = 0.015 * 1800;
+  cr_expect(1.2 * pow(0.99, 18) > 1 && q < 5000 && q * (1 - p) > gas);
+  EXPECT_CLOSE(ext(&w, SCH_XM_AUCTIONS), 2);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_LIQUIDATIONS), 1);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_LIQUIDATED_VALUE), tab);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_BONUS_PAID), tab - debt_dai);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_SLIPPAGE_COST), 0);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_SKIPPED_UNPROFITABLE), 1);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_GAS_COST), 3 * gas);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_LIQUIDATOR_PROFIT), q * (1 - p) - 3 * gas);
+  EXPECT_CLOSE(metric(&w, SCH_METRIC_BAD_DEBT), 0);
+}
+
 /* Power venue: out(q) = V (1 - eta (V / D)^alpha), V = q M. The take must
  * maximise out(q) - p q: no 1% change of q does better. */
 static double power_out(double m, double q) {
