@@ -686,19 +686,21 @@ Test(auction, config_bad_inputs_located) {
 
 /* ---------------------------------------------------- the example worlds */
 
-static sch_results *run_example(const char *name, const char *mode, int threads,
-                                int64_t paths) {
+static sch_results *run_example_with(const char *name, const char *mode,
+                                     int threads, int64_t paths,
+                                     const char *extra) {
   char path[4096], set_mode[64], set_paths[64];
   const char *root = getenv("SCHELLING_SOURCE_ROOT");
   snprintf(path, sizeof path, "%s/configs/%s", root ? root : ".", name);
   snprintf(set_mode, sizeof set_mode, "protocol.liquidation=%s", mode);
   snprintf(set_paths, sizeof set_paths, "simulation.paths=%lld",
            (long long)paths);
-  const char *ov[] = {set_mode, set_paths};
+  const char *ov[] = {set_mode, set_paths, extra};
   sch_config cfg;
   sch_loanbook book;
   sch_error err = {{0}};
-  cr_assert_eq(sch_config_load(path, ov, 2, &cfg, &err), SCH_OK, "%s", err.msg);
+  cr_assert_eq(sch_config_load(path, ov, extra ? 3 : 2, &cfg, &err), SCH_OK,
+               "%s", err.msg);
   cr_assert_eq(sch_loanbook_load(&cfg, &book, &err), SCH_OK, "%s", err.msg);
   sch_run_options opt = {.threads = threads, .keep_per_path = true};
   sch_results *res = NULL;
@@ -707,6 +709,11 @@ static sch_results *run_example(const char *name, const char *mode, int threads,
   sch_loanbook_free(&book);
   sch_config_free(&cfg);
   return res;
+}
+
+static sch_results *run_example(const char *name, const char *mode, int threads,
+                                int64_t paths) {
+  return run_example_with(name, mode, threads, paths, NULL);
 }
 
 static int metric_index(const sch_results *res, const char *name) {
@@ -756,4 +763,46 @@ Test(auction, examples_deterministic_and_bounded, .timeout = 120) {
     sch_results_free(one);
     sch_results_free(two);
   }
+}
+
+/* Keeper incentives are paid, never acted on: on the same paths a larger
+ * tip leaves every take, bark and redo where it was, so on every path the
+ * incentives paid and the bad debt (due - raised, due including them) can
+ * only grow, and what the takes raised stays the same to the last bit. */
+Test(auction, larger_tip_never_lowers_bad_debt, .timeout = 120) {
+  const int64_t n = 512;
+  sch_results *low = run_example_with("maker-clipper.yaml", "clipper", 2, n,
+                                      "protocol.clipper.tip=0");
+  sch_results *high = run_example_with("maker-clipper.yaml", "clipper", 2, n,
+                                       "protocol.clipper.tip=3000");
+  const char *same[] = {"liquidated_value", "liquidations", "auctions",
+                        "auction_resets", "slippage_cost"};
+  for (size_t k = 0; k < sizeof same / sizeof *same; k++) {
+    int m = metric_index(low, same[k]);
+    cr_expect(memcmp(sch_results_per_path(low, m),
+                     sch_results_per_path(high, m),
+                     (size_t)n * sizeof(double)) == 0,
+              "%s changed with the tip", same[k]);
+  }
+  const double *bad_lo =
+      sch_results_per_path(low, metric_index(low, "bad_debt"));
+  const double *bad_hi =
+      sch_results_per_path(high, metric_index(high, "bad_debt"));
+  const double *kpr_lo =
+      sch_results_per_path(low, metric_index(low, "keeper_incentives"));
+  const double *kpr_hi =
+      sch_results_per_path(high, metric_index(high, "keeper_incentives"));
+  const double *auctions =
+      sch_results_per_path(low, metric_index(low, "auctions"));
+  int grew = 0;
+  for (int64_t p = 0; p < n; p++) {
+    cr_expect(bad_hi[p] >= bad_lo[p] && kpr_hi[p] >= kpr_lo[p],
+              "path %lld: %g -> %g", (long long)p, bad_lo[p], bad_hi[p]);
+    /* 3000 more per auction opened (each bark pays tip once) */
+    cr_expect(kpr_hi[p] - kpr_lo[p] >= 3000 * auctions[p] * (1 - 1e-9));
+    grew += bad_hi[p] > bad_lo[p];
+  }
+  cr_expect(grew > 0, "a tip of 3000 never made a loss");
+  sch_results_free(low);
+  sch_results_free(high);
 }
