@@ -16,6 +16,7 @@
 #define SCH_K_MAX_ASSETS 16
 #define SCH_K_MAX_SHOCKS 64 /**< most stress shocks of one run */
 #define SCH_K_MAX_BIDDERS 64 /**< most flip bidders (kernels/auction.c) */
+#define SCH_K_MAX_VOL_BANDS 8 /**< most volatility bands (kernels/defence.c) */
 
 /** What the path kernel needs: DESIGN.md 3.1. */
 typedef struct sch_path_model {
@@ -144,6 +145,19 @@ typedef struct sch_market_model {
   double flip_beg, flip_ttl_s, flip_tau_s, flip_chop;
   int flip_bidders; /**< <= SCH_K_MAX_BIDDERS */
   double flip_bidder_capital, flip_participation, flip_min_bid;
+  /* kernels/defence.c: circuit breaker and volatility bands */
+  bool breaker_on;
+  bool breaker_all;        /**< scope all: paused_all while paused */
+  uint32_t breaker_assets; /**< watched assets (bit i: asset i) */
+  double breaker_move;     /**< X */
+  int64_t breaker_window_steps;   /**< floor(window / dt) >= 1 */
+  int64_t breaker_cooldown_steps; /**< ceil(cooldown / dt) >= 1 */
+  bool vol_bands_on;
+  int64_t vol_window_steps; /**< floor(window / dt) >= 1 */
+  double vol_window_years;  /**< vol_window_steps x dt in years */
+  int n_vol_bands[SCH_K_MAX_ASSETS];
+  double vol_band_above[SCH_K_MAX_ASSETS][SCH_K_MAX_VOL_BANDS];
+  double vol_band_lt[SCH_K_MAX_ASSETS][SCH_K_MAX_VOL_BANDS];
 } sch_market_model;
 
 #endif

@@ -390,6 +390,7 @@ static sch_status read_all(cfg_ctx *ctx) {
   static const char *const top_keys[] = {
       "simulation", "assets",         "correlation", "systemic_jumps", "venues",
       "oracles",    "protocol",       "liquidators", "loanbook",       "output",
+      "circuit_breaker",
       "sweep",      "sweep_baseline", "size",        "stress"};
   /* sweep, sweep_baseline and size are read by config_sweep.c: a point is
    * the configuration without them. */
@@ -411,6 +412,8 @@ static sch_status read_all(cfg_ctx *ctx) {
     st = cfg_read_market(ctx);
   if (st == SCH_OK)
     st = cfg_read_protocol(ctx);
+  if (st == SCH_OK)
+    st = cfg_read_circuit_breaker(ctx);
   if (st == SCH_OK)
     st = cfg_read_liquidators(ctx);
   if (st == SCH_OK)

@@ -90,6 +90,8 @@ sch_status cfg_read_protocol(cfg_ctx *ctx);
 sch_status cfg_read_liquidators(cfg_ctx *ctx);
 sch_status cfg_read_loanbook(cfg_ctx *ctx);
 sch_status cfg_read_output(cfg_ctx *ctx);
+/** `circuit_breaker:` (kernels/defence.c), after protocol and assets. */
+sch_status cfg_read_circuit_breaker(cfg_ctx *ctx);
 /** A file name made absolute, relative to the config's directory. */
 sch_status cfg_resolve_path(cfg_ctx *ctx, const cfg_node *node,
                             const char *file, const char *label,

@@ -198,6 +198,54 @@ static void put_flip(text_buf *b, const sch_flip_spec *f) {
       num(f->participation, v[5]), num(f->min_bid, v[6]));
 }
 
+/* `, volatility_bands: [...]` inside a listing's flow mapping, if any. */
+static void put_volatility_bands(text_buf *b, const sch_protocol_spec *p,
+                                 int i) {
+  char x[32], y[32];
+  if (p->n_volatility_bands[i] == 0)
+    return;
+  put(b, ", volatility_bands: [");
+  for (int k = 0; k < p->n_volatility_bands[i]; k++)
+    put(b, "%s{above: %s, liquidation_threshold: %s}", k ? ", " : "",
+        num(p->volatility_bands[i][k].above, x),
+        num(p->volatility_bands[i][k].liquidation_threshold, y));
+  put(b, "]");
+}
+
+/* Only with some band: a world without bands keeps its /config text. */
+static void put_volatility_window(text_buf *b, const sch_config *cfg) {
+  char x[32];
+  bool any = false;
+  for (int i = 0; i < cfg->n_assets; i++)
+    any |= cfg->protocol.n_volatility_bands[i] > 0;
+  if (any)
+    put(b, "  volatility_window: %ss\n",
+        num(cfg->protocol.volatility_window_s, x));
+}
+
+/* `circuit_breaker:` only when given, with every key. */
+static void put_circuit_breaker(text_buf *b, const sch_config *cfg) {
+  const sch_circuit_breaker_spec *c = &cfg->circuit_breaker;
+  char v[3][32];
+  if (!c->present)
+    return;
+  put(b,
+      "circuit_breaker:\n  enabled: %s\n  move: %s\n  window: %ss\n"
+      "  cooldown: %ss\n  scope: %s\n",
+      boolean(c->enabled), num(c->move, v[0]), num(c->window_s, v[1]),
+      num(c->cooldown_s, v[2]),
+      c->scope == SCH_BREAKER_ALL ? "all" : "liquidations");
+  if (c->asset_mask == 0)
+    return;
+  put(b, "  assets: [");
+  for (int i = 0, n = 0; i < cfg->n_assets; i++)
+    if (c->asset_mask & (1u << i)) {
+      put(b, "%s", n++ ? ", " : "");
+      put_string(b, cfg->assets[i].name);
+    }
+  put(b, "]\n");
+}
+
 static void put_protocol(text_buf *b, const sch_config *cfg) {
   const sch_protocol_spec *p = &cfg->protocol;
   char x[32], y[32];
@@ -209,13 +257,16 @@ static void put_protocol(text_buf *b, const sch_config *cfg) {
     if (p->assets[i].listed) {
       put(b, "    ");
       put_string(b, cfg->assets[i].name);
-      put(b, ": {liquidation_threshold: %s, liquidation_bonus: %s}\n",
+      put(b, ": {liquidation_threshold: %s, liquidation_bonus: %s",
           num(p->assets[i].liquidation_threshold, x),
           num(p->assets[i].liquidation_bonus, y));
+      put_volatility_bands(b, p, i);
+      put(b, "}\n");
     }
   put(b, "  close_factor: %s\n", num(p->close_factor, x));
   put(b, "  full_close_below_hf: %s\n", num(p->full_close_below_hf, x));
   put(b, "  insurance_fund: %s\n", num(p->insurance_fund, x));
+  put_volatility_window(b, cfg);
   put(b, "  incentive: %s\n",
       p->incentive == SCH_INCENTIVE_MORPHO ? "morpho" : "fixed");
   put(b, "  liquidation: %s\n", sch_liquidation_mode_name(p->liquidation));
@@ -297,6 +348,7 @@ sch_status cfg_write_resolved(sch_config *cfg, sch_error *err) {
   put_stress(&b, cfg);
   put_protocol(&b, cfg);
   put_liquidators(&b, cfg);
+  put_circuit_breaker(&b, cfg);
   put_loanbook(&b, cfg);
   put_output(&b, &cfg->output);
   if (b.failed) {

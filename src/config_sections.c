@@ -399,7 +399,7 @@ sch_status cfg_read_market(cfg_ctx *ctx) {
 static sch_status read_listing(const cfg_section *e, sch_protocol_asset *p,
                                const char *name, bool bonus_required) {
   static const char *const keys[] = {"liquidation_threshold",
-                                     "liquidation_bonus"};
+                                     "liquidation_bonus", "volatility_bands"};
   TRY(cfg_check_keys(e, keys, COUNT(keys)));
   TRY(cfg_number(e, "liquidation_threshold", REQUIRED, ABOVE(0), BELOW(1),
                  &p->liquidation_threshold));
@@ -512,9 +512,86 @@ static sch_status read_flip(cfg_ctx *ctx, const cfg_section *protocol) {
   return cfg_number(&s, "min_bid", DEFAULT(1), ABOVE(0), NO_UPPER, &f->min_bid);
 }
 
+/* protocol.assets.<A>.volatility_bands (docs/model.md "Volatility bands"):
+ * `above` strictly ascending, thresholds strictly descending and below the
+ * listing's own, so a higher realised volatility never raises the LT. */
+static sch_status read_band(cfg_ctx *ctx, const cfg_section *listing,
+                            const cfg_node *item, size_t b, double prev_above,
+                            double prev_lt, sch_volatility_band *band) {
+  static const char *const keys[] = {"above", "liquidation_threshold"};
+  cfg_section s = {.map = item, .anchor = item, .err = ctx->err};
+  snprintf(s.name, sizeof s.name, "%.100s.volatility_bands[%zu]", listing->name,
+           b);
+  if (item->kind != CFG_MAP)
+    return cfg_fail_at(ctx->err, item,
+                       "%s must be a mapping {above, liquidation_threshold}",
+                       s.name);
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(cfg_number(&s, "above", REQUIRED, AT_LEAST(0), NO_UPPER, &band->above));
+  TRY(cfg_number(&s, "liquidation_threshold", REQUIRED, ABOVE(0), BELOW(1),
+                 &band->liquidation_threshold));
+  if (b > 0 && !(band->above > prev_above))
+    return cfg_fail_at(ctx->err, cfg_lookup(&s, "above"),
+                       "%s.above = %g must be above the previous band's %g "
+                       "(bands ascend in volatility)",
+                       s.name, band->above, prev_above);
+  if (!(band->liquidation_threshold < prev_lt))
+    return cfg_fail_at(ctx->err, cfg_lookup(&s, "liquidation_threshold"),
+                       "%s.liquidation_threshold = %g must be below %g (%s): "
+                       "thresholds step down as volatility rises",
+                       s.name, band->liquidation_threshold, prev_lt,
+                       b ? "the previous band's" : "the listing's");
+  return SCH_OK;
+}
+
+static sch_status read_volatility_bands(cfg_ctx *ctx, const cfg_section *e,
+                                        int a) {
+  sch_protocol_spec *p = &ctx->cfg->protocol;
+  sch_volatility_band *bands = p->volatility_bands[a];
+  const cfg_node *list = cfg_lookup(e, "volatility_bands");
+  p->n_volatility_bands[a] = 0;
+  if (!list)
+    return SCH_OK;
+  if (list->kind != CFG_LIST || list->n > SCH_MAX_VOL_BANDS)
+    return cfg_fail_at(ctx->err, list,
+                       "%s.volatility_bands must be a list of at most %d "
+                       "{above, liquidation_threshold}",
+                       e->name, SCH_MAX_VOL_BANDS);
+  if (list->n > 0 && ctx->cfg->assets[a].stable)
+    return cfg_fail_at(ctx->err, list,
+                       "%s.volatility_bands: %s is stable (vol 0, no jumps), "
+                       "its realised volatility is always 0",
+                       e->name, ctx->cfg->assets[a].name);
+  for (size_t b = 0; b < list->n; b++) {
+    double prev_above = b ? bands[b - 1].above : 0.0;
+    double prev_lt = b ? bands[b - 1].liquidation_threshold
+                       : p->assets[a].liquidation_threshold;
+    TRY(read_band(ctx, e, list->items[b], b, prev_above, prev_lt, &bands[b]));
+  }
+  p->n_volatility_bands[a] = (int)list->n;
+  return SCH_OK;
+}
+
+/* protocol.volatility_window: at least one step, so the estimate has at
+ * least one return. */
+static sch_status read_volatility_window(cfg_ctx *ctx, const cfg_section *s) {
+  sch_protocol_spec *p = &ctx->cfg->protocol;
+  double step = ctx->cfg->simulation.step_s;
+  TRY(cfg_duration(s, "volatility_window", DEFAULT(3600), ABOVE(0), NO_UPPER,
+                   &p->volatility_window_s));
+  const cfg_node *node = cfg_lookup(s, "volatility_window");
+  if (node && p->volatility_window_s < step * (1 - 1e-9))
+    return cfg_fail_at(ctx->err, node,
+                       "protocol.volatility_window = %gs is shorter than "
+                       "simulation.step = %gs: the window holds no return",
+                       p->volatility_window_s, step);
+  return SCH_OK;
+}
+
 sch_status cfg_read_protocol(cfg_ctx *ctx) {
   static const char *const keys[] = {"assets", "close_factor",
                                      "full_close_below_hf", "insurance_fund",
+                                     "volatility_window",
                                      "incentive", "liquidation",
                                      "clipper", "flip"};
   sch_protocol_spec *p = &ctx->cfg->protocol;
@@ -525,6 +602,7 @@ sch_status cfg_read_protocol(cfg_ctx *ctx) {
   TRY(read_liquidation_mode(ctx, &s, p));
   TRY(read_clipper(ctx, &s));
   TRY(read_flip(ctx, &s));
+  TRY(read_volatility_window(ctx, &s));
   TRY(cfg_open(&s, "assets", false, &listings));
   for (size_t i = 0; listings.map && i < listings.map->n; i++) {
     int a;
@@ -533,6 +611,7 @@ sch_status cfg_read_protocol(cfg_ctx *ctx) {
     cfg_section_child(&listings, name, listings.map->items[i], &e);
     TRY(read_listing(&e, &p->assets[a], e.name,
                      p->incentive == SCH_INCENTIVE_FIXED));
+    TRY(read_volatility_bands(ctx, &e, a));
   }
   TRY(cfg_number(&s, "close_factor", DEFAULT(0.5), ABOVE(0), AT_MOST(1),
                  &p->close_factor));
@@ -540,6 +619,86 @@ sch_status cfg_read_protocol(cfg_ctx *ctx) {
                  AT_MOST(1), &p->full_close_below_hf));
   return cfg_number(&s, "insurance_fund", DEFAULT(0), AT_LEAST(0), NO_UPPER,
                     &p->insurance_fund);
+}
+
+/* ------------------------------------------------------ circuit_breaker */
+
+/* circuit_breaker.assets: risky assets (a stable asset's oracle is fixed);
+ * every risky asset when the key is absent. */
+static sch_status read_breaker_assets(cfg_ctx *ctx, const cfg_section *s,
+                                      sch_circuit_breaker_spec *b) {
+  const cfg_node *list = cfg_lookup(s, "assets");
+  b->asset_mask = 0;
+  if (!list) {
+    for (int i = 0; i < ctx->cfg->n_assets; i++)
+      if (!ctx->cfg->assets[i].stable)
+        b->asset_mask |= 1u << i;
+    return SCH_OK;
+  }
+  if (list->kind != CFG_LIST || list->n == 0)
+    return cfg_fail_at(ctx->err, list,
+                       "circuit_breaker.assets must be a non-empty list of "
+                       "risky asset names");
+  for (size_t k = 0; k < list->n; k++) {
+    int a;
+    TRY(cfg_asset_named(ctx, list->items[k], "circuit_breaker.assets", &a));
+    const char *name = ctx->cfg->assets[a].name;
+    if (ctx->cfg->assets[a].stable)
+      return cfg_fail_at(ctx->err, list->items[k],
+                         "circuit_breaker.assets: %s is stable (vol 0, no "
+                         "jumps): its oracle never moves",
+                         name);
+    if (b->asset_mask & (1u << a))
+      return cfg_fail_at(ctx->err, list->items[k],
+                         "circuit_breaker.assets lists %s twice", name);
+    b->asset_mask |= 1u << a;
+  }
+  return SCH_OK;
+}
+
+static sch_status read_breaker_scope(cfg_ctx *ctx, const cfg_section *s,
+                                     sch_circuit_breaker_spec *b) {
+  char scope[32];
+  TRY(cfg_string(s, "scope", "liquidations", scope, sizeof scope));
+  if (strcmp(scope, "liquidations") == 0)
+    b->scope = SCH_BREAKER_LIQUIDATIONS;
+  else if (strcmp(scope, "all") == 0)
+    b->scope = SCH_BREAKER_ALL;
+  else
+    return cfg_fail_at(ctx->err, cfg_lookup(s, "scope"),
+                       "circuit_breaker.scope must be liquidations or all, "
+                       "got '%s'",
+                       scope);
+  return SCH_OK;
+}
+
+/* circuit_breaker (docs/model.md "Circuit breaker"): on when the section is
+ * given, unless `enabled: false`. */
+sch_status cfg_read_circuit_breaker(cfg_ctx *ctx) {
+  static const char *const keys[] = {"enabled",  "move",  "window",
+                                     "cooldown", "scope", "assets"};
+  sch_circuit_breaker_spec *b = &ctx->cfg->circuit_breaker;
+  double step = ctx->cfg->simulation.step_s;
+  cfg_section s;
+  TRY(cfg_open(&ctx->top, "circuit_breaker", false, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  b->present = s.map != NULL;
+  TRY(cfg_bool(&s, "enabled", b->present, &b->enabled));
+  TRY(cfg_number(&s, "move", DEFAULT(0.1), ABOVE(0), NO_UPPER, &b->move));
+  TRY(cfg_duration(&s, "window", DEFAULT(3600), ABOVE(0), NO_UPPER,
+                   &b->window_s));
+  TRY(cfg_duration(&s, "cooldown", DEFAULT(7200), ABOVE(0), NO_UPPER,
+                   &b->cooldown_s));
+  TRY(read_breaker_scope(ctx, &s, b));
+  TRY(read_breaker_assets(ctx, &s, b));
+  if (b->enabled && b->window_s < step * (1 - 1e-9)) {
+    const cfg_node *node = cfg_lookup(&s, "window");
+    return cfg_fail_at(ctx->err, node ? node : s.map,
+                       "circuit_breaker.window = %gs is shorter than "
+                       "simulation.step = %gs: the window holds one price",
+                       b->window_s, step);
+  }
+  return SCH_OK;
 }
 
 /* ---------------------------------------------------------- liquidators */

@@ -192,6 +192,45 @@ static void build_auction_terms(const sch_config *cfg, sch_market_model *mm) {
   mm->flip_min_bid = f->min_bid;
 }
 
+/* Circuit breaker and volatility bands as kernels/defence.c reads them
+ * (docs/model.md "Circuit breaker", "Volatility bands"); either one makes
+ * the model reference-only. Windows are whole steps (floor, at least one),
+ * the cooldown the first step at or after it (ceil). */
+static void build_defences(const sch_config *cfg, sch_market_model *mm) {
+  const sch_circuit_breaker_spec *b = &cfg->circuit_breaker;
+  const double dt = cfg->simulation.step_s;
+  if (b->enabled && b->asset_mask != 0) {
+    mm->breaker_on = true;
+    mm->breaker_all = b->scope == SCH_BREAKER_ALL;
+    mm->breaker_assets = b->asset_mask;
+    mm->breaker_move = b->move;
+    mm->breaker_window_steps = (int64_t)floor(b->window_s / dt + 1e-9);
+    if (mm->breaker_window_steps < 1)
+      mm->breaker_window_steps = 1;
+    mm->breaker_cooldown_steps = (int64_t)ceil(b->cooldown_s / dt - 1e-9);
+    if (mm->breaker_cooldown_steps < 1)
+      mm->breaker_cooldown_steps = 1;
+  }
+  int64_t w = (int64_t)floor(cfg->protocol.volatility_window_s / dt + 1e-9);
+  mm->vol_window_steps = w < 1 ? 1 : w;
+  mm->vol_window_years = (double)mm->vol_window_steps * dt / seconds_per_year;
+  for (int i = 0; i < cfg->n_assets && i < SCH_K_MAX_ASSETS; i++) {
+    const sch_protocol_spec *p = &cfg->protocol;
+    int n = p->n_volatility_bands[i];
+    if (n > SCH_K_MAX_VOL_BANDS)
+      n = SCH_K_MAX_VOL_BANDS;
+    if (cfg->assets[i].stable)
+      n = 0; /* the loader refuses these; a stable price has no volatility */
+    mm->n_vol_bands[i] = n;
+    for (int k = 0; k < n; k++) {
+      mm->vol_band_above[i][k] = p->volatility_bands[i][k].above;
+      mm->vol_band_lt[i][k] = p->volatility_bands[i][k].liquidation_threshold;
+    }
+    mm->vol_bands_on |= n > 0;
+  }
+  mm->reference_only |= mm->breaker_on || mm->vol_bands_on;
+}
+
 static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   const sch_liquidator_spec *lq = &cfg->liquidators;
   memset(mm, 0, sizeof *mm);
@@ -223,6 +262,7 @@ static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   mm->capital = lq->capital;
   mm->flash_loans = lq->flash_loans;
   mm->min_profit = lq->min_profit;
+  build_defences(cfg, mm);
 }
 
 /* ---- loan-book groups ----------------------------------------------------- */

@@ -75,6 +75,16 @@ typedef struct sch_oracle_spec {
   double delay_s;     /**< seconds (>= 0) */
 } sch_oracle_spec;
 
+#define SCH_MAX_VOL_BANDS 8 /**< most volatility bands of one asset */
+
+/** One entry of `protocol.assets.<asset>.volatility_bands` (kernels/
+ *  defence.c): while the asset's trailing realised volatility exceeds
+ *  `above`, its threshold is `liquidation_threshold`. */
+typedef struct sch_volatility_band {
+  double above;                 /**< annualised volatility, >= 0 */
+  double liquidation_threshold; /**< in (0,1), below the listing's LT */
+} sch_volatility_band;
+
 /** `protocol.assets.<asset>`; `listed` false if the asset has no entry. */
 typedef struct sch_protocol_asset {
   bool listed;
@@ -143,7 +153,33 @@ typedef struct sch_protocol_spec {
   sch_liquidation_mode liquidation; /**< default fixed_bonus */
   sch_clipper_spec clipper; /**< used under liquidation: clipper */
   sch_flip_spec flip;       /**< used under liquidation: flip */
+  /** `assets.<A>.volatility_bands`, indexed like assets: ascending in
+   *  `above`, thresholds descending (0 bands: the LT never moves) */
+  int n_volatility_bands[SCH_MAX_ASSETS];
+  sch_volatility_band volatility_bands[SCH_MAX_ASSETS][SCH_MAX_VOL_BANDS];
+  double volatility_window_s; /**< realised-volatility window of the
+                                   volatility bands, seconds (default 1h) */
 } sch_protocol_spec;
+
+/** What a tripped circuit breaker pauses. */
+typedef enum sch_breaker_scope {
+  SCH_BREAKER_LIQUIDATIONS = 0, /**< liquidations (step part 5) only */
+  SCH_BREAKER_ALL = 1,          /**< liquidations and lender withdrawals */
+} sch_breaker_scope;
+
+/** `circuit_breaker:` (kernels/defence.c, docs/model.md "Circuit
+ *  breaker"): when a watched oracle moves by `move` within `window`, the
+ *  scope pauses for `cooldown`. */
+typedef struct sch_circuit_breaker_spec {
+  bool present;      /**< the section is given (resolved YAML only then) */
+  bool enabled;      /**< default true when the section is given */
+  double move;       /**< X, fraction (> 0) */
+  double window_s;   /**< trailing window, seconds (>= simulation.step) */
+  double cooldown_s; /**< pause, seconds (> 0) */
+  sch_breaker_scope scope;
+  uint32_t asset_mask; /**< watched assets (bit i: asset i), default every
+                            risky asset */
+} sch_circuit_breaker_spec;
 
 /** `liquidators:` */
 typedef struct sch_liquidator_spec {
@@ -230,6 +266,7 @@ typedef struct sch_config {
   sch_output_spec output;
   int n_stress;
   sch_stress_spec stress[SCH_MAX_STRESS]; /**< in config order */
+  sch_circuit_breaker_spec circuit_breaker; /**< off unless configured */
   char *resolved_yaml; /**< every key with its value, as YAML (owned) */
   /** Several protocols on one market (`protocols:`; docs/config.md). With
    *  the single `protocol:` section n_protocols is 0. The whole
