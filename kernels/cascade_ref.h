@@ -174,6 +174,13 @@ void ref_contagion_run(const sch_market_model *mm, int n_risky,
 double ref_clipper_price(const sch_market_model *mm, double top,
                          double elapsed);
 
+/* ---- kernels/lenders.c: read-outs of the last path (tests) -------------- */
+/** Units of `asset` cohort `cohort` withdrew. */
+double ref_lenders_withdrawn(const sch_cascade_ref_ws *ws, int cohort,
+                             int asset);
+/** The step the cohort started to withdraw, -1 never. */
+int64_t ref_lenders_trigger_step(const sch_cascade_ref_ws *ws, int cohort);
+
 /* ---- helpers of kernels/cascade_ref.c that mechanisms use --------------- */
 
 /** Current amounts of account a (the book's until the path touches it). */

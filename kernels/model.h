@@ -16,6 +16,7 @@
 #define SCH_K_MAX_ASSETS 16
 #define SCH_K_MAX_SHOCKS 64 /**< most stress shocks of one run */
 #define SCH_K_MAX_BIDDERS 64 /**< most flip bidders (kernels/auction.c) */
+#define SCH_K_MAX_COHORTS 8 /**< most lender cohorts (kernels/lenders.c) */
 #define SCH_K_MAX_VOL_BANDS 8 /**< most volatility bands (kernels/defence.c) */
 
 /** What the path kernel needs: DESIGN.md 3.1. */
@@ -158,6 +159,24 @@ typedef struct sch_market_model {
   int n_vol_bands[SCH_K_MAX_ASSETS];
   double vol_band_above[SCH_K_MAX_ASSETS][SCH_K_MAX_VOL_BANDS];
   double vol_band_lt[SCH_K_MAX_ASSETS][SCH_K_MAX_VOL_BANDS];
+  /* kernels/lenders.c: lenders, depositor runs, liquidity flight */
+  bool lenders_on;           /**< lenders: with at least one cohort */
+  bool lenders_run;          /**< cohorts withdraw (lenders.run) */
+  uint64_t lenders_seed;     /**< simulation seed: the signals' stream */
+  double lent_supply[SCH_K_MAX_ASSETS];   /**< units, 0: not lent */
+  double lent_borrows0[SCH_K_MAX_ASSETS]; /**< units: the book's debt */
+  double lent_supply_usd0;   /**< sum of supply x price0: the signal's base */
+  double lent_borrows_usd0;  /**< sum of borrows x price0 */
+  int n_cohorts;             /**< <= SCH_K_MAX_COHORTS */
+  double cohort_share[SCH_K_MAX_COHORTS], cohort_threshold[SCH_K_MAX_COHORTS];
+  double cohort_noise[SCH_K_MAX_COHORTS], cohort_withdraw[SCH_K_MAX_COHORTS];
+  bool flight_on;
+  double flight_a[SCH_K_MAX_ASSETS];        /**< drawdown sensitivity */
+  double flight_b[SCH_K_MAX_ASSETS];        /**< excess-vol sensitivity */
+  double flight_vol_ref[SCH_K_MAX_ASSETS];  /**< annualised */
+  double flight_floor[SCH_K_MAX_ASSETS];    /**< least depth scale */
+  double flight_recovery[SCH_K_MAX_ASSETS]; /**< 2^(-dt / half_life) */
+  int64_t flight_window_steps[SCH_K_MAX_ASSETS]; /**< >= 1 */
 } sch_market_model;
 
 #endif

@@ -391,7 +391,8 @@ static sch_status read_all(cfg_ctx *ctx) {
       "simulation", "assets",         "correlation", "systemic_jumps", "venues",
       "oracles",    "protocol",       "liquidators", "loanbook",       "output",
       "circuit_breaker",
-      "sweep",      "sweep_baseline", "size",        "stress"};
+      "sweep",      "sweep_baseline", "size",        "stress",
+      "lenders", "liquidity_flight"};
   /* sweep, sweep_baseline and size are read by config_sweep.c: a point is
    * the configuration without them. */
   const cfg_section *top = &ctx->top;
@@ -418,6 +419,10 @@ static sch_status read_all(cfg_ctx *ctx) {
     st = cfg_read_liquidators(ctx);
   if (st == SCH_OK)
     st = cfg_read_loanbook(ctx);
+  if (st == SCH_OK)
+    st = cfg_read_lenders(ctx);
+  if (st == SCH_OK)
+    st = cfg_read_liquidity_flight(ctx);
   if (st == SCH_OK)
     st = cfg_read_output(ctx);
   return st;

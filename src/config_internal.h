@@ -90,6 +90,9 @@ sch_status cfg_read_protocol(cfg_ctx *ctx);
 sch_status cfg_read_liquidators(cfg_ctx *ctx);
 sch_status cfg_read_loanbook(cfg_ctx *ctx);
 sch_status cfg_read_output(cfg_ctx *ctx);
+/* kernels/lenders.c's sections (config_sections.c), after the loan book. */
+sch_status cfg_read_lenders(cfg_ctx *ctx);
+sch_status cfg_read_liquidity_flight(cfg_ctx *ctx);
 /** `circuit_breaker:` (kernels/defence.c), after protocol and assets. */
 sch_status cfg_read_circuit_breaker(cfg_ctx *ctx);
 /** A file name made absolute, relative to the config's directory. */

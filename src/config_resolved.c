@@ -328,6 +328,54 @@ static void put_loanbook(text_buf *b, const sch_config *cfg) {
     put_mix(b, cfg, &l->mix[k]);
 }
 
+/* `lenders:` only when given (a world without it keeps its /config text). */
+static void put_lenders(text_buf *b, const sch_config *cfg) {
+  const sch_lenders_spec *l = &cfg->lenders;
+  char v[4][32];
+  if (!l->present)
+    return;
+  put(b, "lenders:\n  run: %s\n  assets:\n", boolean(l->run));
+  for (int a = 0; a < cfg->n_assets; a++) {
+    if (l->supply_units[a] <= 0.0 && l->utilisation[a] <= 0.0)
+      continue;
+    put(b, "    ");
+    put_string(b, cfg->assets[a].name);
+    if (l->utilisation[a] > 0.0)
+      put(b, ": {utilisation: %s}\n", num(l->utilisation[a], v[0]));
+    else
+      put(b, ": {supply: %s}\n", num(l->supply_units[a], v[0]));
+  }
+  put(b, "  cohorts:%s\n", l->n_cohorts ? "" : " []");
+  for (int k = 0; k < l->n_cohorts; k++) {
+    const sch_cohort_spec *c = &l->cohorts[k];
+    put(b, "    - {share: %s, threshold: %s, noise: %s, withdraw: %s}\n",
+        num(c->share, v[0]), num(c->threshold, v[1]), num(c->noise, v[2]),
+        num(c->withdraw, v[3]));
+  }
+}
+
+/* `liquidity_flight:` only when given; every risky asset's terms. */
+static void put_liquidity_flight(text_buf *b, const sch_config *cfg) {
+  const sch_flight_spec *fl = &cfg->liquidity_flight;
+  char v[6][32];
+  if (!fl->present)
+    return;
+  put(b, "liquidity_flight:\n  enabled: %s\n  assets:\n", boolean(fl->enabled));
+  for (int a = 0; a < cfg->n_assets; a++) {
+    const sch_flight_asset *f = &fl->assets[a];
+    if (cfg->assets[a].stable)
+      continue;
+    put(b, "    ");
+    put_string(b, cfg->assets[a].name);
+    put(b,
+        ": {sensitivity_drawdown: %s, sensitivity_vol: %s, vol_ref: %s, "
+        "floor: %s, half_life: %ss, vol_window: %ss}\n",
+        num(f->sensitivity_drawdown, v[0]), num(f->sensitivity_vol, v[1]),
+        num(f->vol_ref, v[2]), num(f->floor, v[3]), num(f->half_life_s, v[4]),
+        num(f->vol_window_s, v[5]));
+  }
+}
+
 static void put_output(text_buf *b, const sch_output_spec *o) {
   char x[32];
   put(b, "output:\n  file: ");
@@ -350,6 +398,8 @@ sch_status cfg_write_resolved(sch_config *cfg, sch_error *err) {
   put_liquidators(&b, cfg);
   put_circuit_breaker(&b, cfg);
   put_loanbook(&b, cfg);
+  put_lenders(&b, cfg);
+  put_liquidity_flight(&b, cfg);
   put_output(&b, &cfg->output);
   if (b.failed) {
     free(b.data);

@@ -959,3 +959,157 @@ sch_status cfg_read_output(cfg_ctx *ctx) {
   out->samples = (int)samples;
   return SCH_OK;
 }
+
+/* -------------------------------------- lenders, liquidity flight (issue 7) */
+
+/* `lenders.assets.<asset>`: exactly one of supply (units) or utilisation
+ * (the book's borrows / supply at t = 0; src/scenario.c derives supply). */
+static sch_status read_lent_asset(cfg_ctx *ctx, const cfg_section *e, int a) {
+  static const char *const keys[] = {"supply", "utilisation"};
+  sch_lenders_spec *l = &ctx->cfg->lenders;
+  TRY(cfg_check_keys(e, keys, COUNT(keys)));
+  bool supply = cfg_lookup(e, "supply") != NULL;
+  if (supply == (cfg_lookup(e, "utilisation") != NULL))
+    return cfg_fail_at(ctx->err, e->map,
+                       "%s needs exactly one of supply: (units deposited) or "
+                       "utilisation: (borrows / supply at t = 0)",
+                       e->name);
+  if (supply)
+    return cfg_number(e, "supply", REQUIRED, ABOVE(0), NO_UPPER,
+                      &l->supply_units[a]);
+  return cfg_number(e, "utilisation", REQUIRED, ABOVE(0), AT_MOST(1),
+                    &l->utilisation[a]);
+}
+
+static sch_status read_cohort(cfg_ctx *ctx, const cfg_node *item, int k) {
+  static const char *const keys[] = {"share", "threshold", "noise", "withdraw"};
+  sch_cohort_spec *c = &ctx->cfg->lenders.cohorts[k];
+  cfg_section m = {.map = item, .anchor = item, .err = ctx->err};
+  snprintf(m.name, sizeof m.name, "lenders.cohorts[%d]", k);
+  if (item->kind != CFG_MAP)
+    return cfg_fail_at(ctx->err, item,
+                       "%s must be a mapping {share, threshold, noise, "
+                       "withdraw}",
+                       m.name);
+  TRY(cfg_check_keys(&m, keys, COUNT(keys)));
+  TRY(cfg_number(&m, "share", REQUIRED, ABOVE(0), AT_MOST(1), &c->share));
+  TRY(cfg_number(&m, "threshold", REQUIRED, AT_LEAST(0), NO_UPPER,
+                 &c->threshold));
+  TRY(cfg_number(&m, "noise", DEFAULT(0), AT_LEAST(0), NO_UPPER, &c->noise));
+  return cfg_number(&m, "withdraw", DEFAULT(1), ABOVE(0), AT_MOST(1),
+                    &c->withdraw);
+}
+
+static sch_status read_cohorts(cfg_ctx *ctx, const cfg_section *s) {
+  sch_lenders_spec *l = &ctx->cfg->lenders;
+  const cfg_node *list = cfg_lookup(s, "cohorts");
+  if (!list)
+    return SCH_OK;
+  if (list->kind != CFG_LIST || list->n > SCH_MAX_COHORTS)
+    return cfg_fail_at(ctx->err, list,
+                       "lenders.cohorts must be a list of at most %d "
+                       "{share, threshold, noise, withdraw}",
+                       SCH_MAX_COHORTS);
+  double total = 0.0;
+  for (size_t k = 0; k < list->n; k++) {
+    TRY(read_cohort(ctx, list->items[k], (int)k));
+    total += l->cohorts[k].share;
+  }
+  l->n_cohorts = (int)list->n;
+  if (total > 1.0 + 1e-12)
+    return cfg_fail_at(ctx->err, list,
+                       "lenders.cohorts: the shares add up to %g, more than "
+                       "1 (the rest of the supply is passive lenders)",
+                       total);
+  return SCH_OK;
+}
+
+sch_status cfg_read_lenders(cfg_ctx *ctx) {
+  static const char *const keys[] = {"assets", "cohorts", "run"};
+  sch_lenders_spec *l = &ctx->cfg->lenders;
+  cfg_section s, lent, e;
+  TRY(cfg_open(&ctx->top, "lenders", false, &s));
+  l->present = s.map != NULL;
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(cfg_bool(&s, "run", true, &l->run));
+  if (!l->present)
+    return SCH_OK;
+  TRY(cfg_open(&s, "assets", true, &lent));
+  if (lent.map->n == 0)
+    return cfg_fail_at(ctx->err, lent.map,
+                       "lenders.assets must name at least one lent asset, "
+                       "e.g. {USDC: {utilisation: 0.85}}");
+  for (size_t i = 0; i < lent.map->n; i++) {
+    int a;
+    TRY(entry_asset(ctx, &lent, i, false, &a));
+    cfg_section_child(&lent, ctx->cfg->assets[a].name, lent.map->items[i], &e);
+    TRY(read_lent_asset(ctx, &e, a));
+  }
+  return read_cohorts(ctx, &s);
+}
+
+/* The flight keys of one level (the section or an asset's entry); each
+ * defaults to the value already in f (vol_ref < 0: not given yet). */
+static sch_status read_flight_terms(const cfg_section *s, sch_flight_asset *f) {
+  TRY(cfg_number(s, "sensitivity_drawdown", DEFAULT(f->sensitivity_drawdown),
+                 AT_LEAST(0), NO_UPPER, &f->sensitivity_drawdown));
+  TRY(cfg_number(s, "sensitivity_vol", DEFAULT(f->sensitivity_vol), AT_LEAST(0),
+                 NO_UPPER, &f->sensitivity_vol));
+  if (cfg_lookup(s, "vol_ref") || f->vol_ref >= 0.0)
+    TRY(cfg_number(s, "vol_ref", DEFAULT(f->vol_ref), AT_LEAST(0), NO_UPPER,
+                   &f->vol_ref));
+  TRY(cfg_number(s, "floor", DEFAULT(f->floor), ABOVE(0), AT_MOST(1),
+                 &f->floor));
+  TRY(cfg_duration(s, "half_life", DEFAULT(f->half_life_s), ABOVE(0), NO_UPPER,
+                   &f->half_life_s));
+  return cfg_duration(s, "vol_window", DEFAULT(f->vol_window_s), ABOVE(0),
+                      NO_UPPER, &f->vol_window_s);
+}
+
+sch_status cfg_read_liquidity_flight(cfg_ctx *ctx) {
+  static const char *const keys[] = {"enabled",         "sensitivity_drawdown",
+                                     "sensitivity_vol", "vol_ref",
+                                     "floor",           "half_life",
+                                     "vol_window",      "assets"};
+  static const char *const asset_keys[] = {"sensitivity_drawdown",
+                                           "sensitivity_vol",
+                                           "vol_ref",
+                                           "floor",
+                                           "half_life",
+                                           "vol_window"};
+  sch_config *cfg = ctx->cfg;
+  sch_flight_spec *fl = &cfg->liquidity_flight;
+  cfg_section s, per, e;
+  TRY(cfg_open(&ctx->top, "liquidity_flight", false, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  fl->present = s.map != NULL;
+  TRY(cfg_bool(&s, "enabled", fl->present, &fl->enabled));
+  sch_flight_asset all = {.sensitivity_drawdown = 2.0,
+                          .sensitivity_vol = 0.0,
+                          .vol_ref = -1.0,
+                          .floor = 0.2,
+                          .half_life_s = 3600.0,
+                          .vol_window_s = 3600.0};
+  TRY(read_flight_terms(&s, &all));
+  for (int a = 0; a < cfg->n_assets; a++) {
+    fl->assets[a] = all;
+    if (all.vol_ref < 0.0) /* default: the asset's own volatility */
+      fl->assets[a].vol_ref = cfg->assets[a].vol;
+    if (cfg->assets[a].stable) /* no venue */
+      fl->assets[a] = (sch_flight_asset){0};
+  }
+  TRY(cfg_open(&s, "assets", false, &per));
+  for (size_t i = 0; per.map && i < per.map->n; i++) {
+    int a;
+    TRY(entry_asset(ctx, &per, i, false, &a));
+    if (cfg->assets[a].stable)
+      return cfg_fail_at(ctx->err, per.map->keys[i],
+                         "liquidity_flight.assets: %s is stable (vol 0, no "
+                         "jumps) and has no venue; remove this entry",
+                         cfg->assets[a].name);
+    cfg_section_child(&per, cfg->assets[a].name, per.map->items[i], &e);
+    TRY(cfg_check_keys(&e, asset_keys, COUNT(asset_keys)));
+    TRY(read_flight_terms(&e, &fl->assets[a]));
+  }
+  return SCH_OK;
+}

@@ -265,6 +265,62 @@ static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   build_defences(cfg, mm);
 }
 
+/* Lenders and liquidity flight (kernels/lenders.c; docs/model.md
+ * "Coordination failure"): supply per lent asset in units, from `supply` or
+ * from the book's borrows / `utilisation`; on with at least one cohort. */
+static sch_status build_lenders(const sch_config *cfg, const sch_loanbook *book,
+                                sch_market_model *mm, sch_error *err) {
+  const sch_lenders_spec *l = &cfg->lenders;
+  for (int j = 0; l->present && j < cfg->n_assets; j++) {
+    double borrows = 0.0;
+    for (int64_t a = 0; a < book->n_accounts; a++)
+      borrows += book->debt[a * cfg->n_assets + j];
+    double supply = l->supply_units[j];
+    const char *name = cfg->assets[j].name;
+    if (l->utilisation[j] > 0.0) {
+      if (!(borrows > 0.0))
+        return sch_fail(err, SCH_ERR_INPUT,
+                        "%s: lenders.assets.%s.utilisation: the loan book "
+                        "has no %s debt; give supply: instead",
+                        cfg->source, name, name);
+      supply = borrows / l->utilisation[j];
+    }
+    if (supply > 0.0 && supply < borrows)
+      return sch_fail(err, SCH_ERR_INPUT,
+                      "%s: lenders.assets.%s.supply %g is below the loan "
+                      "book's %s borrows %g",
+                      cfg->source, name, supply, name, borrows);
+    mm->lent_supply[j] = supply;
+    mm->lent_borrows0[j] = supply > 0.0 ? borrows : 0.0;
+    mm->lent_supply_usd0 += supply * cfg->assets[j].price;
+    mm->lent_borrows_usd0 += mm->lent_borrows0[j] * cfg->assets[j].price;
+  }
+  mm->lenders_on = l->present && l->n_cohorts > 0;
+  mm->lenders_run = l->run;
+  mm->lenders_seed = cfg->simulation.seed;
+  mm->n_cohorts = l->n_cohorts;
+  for (int k = 0; k < l->n_cohorts; k++) {
+    mm->cohort_share[k] = l->cohorts[k].share;
+    mm->cohort_threshold[k] = l->cohorts[k].threshold;
+    mm->cohort_noise[k] = l->cohorts[k].noise;
+    mm->cohort_withdraw[k] = l->cohorts[k].withdraw;
+  }
+  const sch_flight_spec *fl = &cfg->liquidity_flight;
+  mm->flight_on = fl->present && fl->enabled;
+  for (int i = 0; mm->flight_on && i < cfg->n_assets; i++) {
+    const sch_flight_asset *f = &fl->assets[i];
+    mm->flight_a[i] = f->sensitivity_drawdown;
+    mm->flight_b[i] = f->sensitivity_vol;
+    mm->flight_vol_ref[i] = f->vol_ref;
+    mm->flight_floor[i] = f->floor;
+    mm->flight_recovery[i] = exp2(-mm->dt_s / f->half_life_s);
+    int64_t w = (int64_t)floor(f->vol_window_s / mm->dt_s + 1e-9);
+    mm->flight_window_steps[i] = w > 1 ? w : 1;
+  }
+  mm->reference_only |= mm->lenders_on || mm->flight_on;
+  return SCH_OK;
+}
+
 /* ---- loan-book groups ----------------------------------------------------- */
 
 typedef struct account_key {
@@ -419,6 +475,8 @@ sch_status sch_scenario_build(const sch_config *cfg, const sch_loanbook *book,
   sc->market.collateral = book->collateral;
   sc->market.debt = book->debt;
   st = build_groups(cfg, book, sc, err);
+  if (st == SCH_OK)
+    st = build_lenders(cfg, book, &sc->market, err);
   if (st == SCH_OK && cfg->protocol_cfg && cfg->n_protocols > 1)
     st = build_protocols(cfg, sc, err);
   if (st != SCH_OK)

@@ -197,6 +197,47 @@ typedef struct sch_liquidator_spec {
   double min_profit; /**< USD */
 } sch_liquidator_spec;
 
+#define SCH_MAX_COHORTS 8 /**< most entries of `lenders.cohorts` */
+
+/** One cohort of lenders (docs/model.md "Coordination failure"). */
+typedef struct sch_cohort_spec {
+  double share;     /**< of every lent asset's supply, in (0,1] */
+  double threshold; /**< withdraws once signal >= threshold (>= 0) */
+  double noise;     /**< stdev of the signal's noise (>= 0) */
+  double withdraw;  /**< share of its deposit claimed per step, in (0,1] */
+} sch_cohort_spec;
+
+/** `lenders:` deposits, utilisation and depositor runs (kernels/lenders.c).
+ *  On with at least one cohort. */
+typedef struct sch_lenders_spec {
+  bool present; /**< the section is given */
+  bool run;     /**< false: cohorts never withdraw (accounting only) */
+  /** Supply per lent asset, units; 0 = not lent by these lenders. Given as
+   *  `supply`, or as `utilisation` (then src/scenario.c derives the supply
+   *  from the book's borrows and supply_units stays 0). */
+  double supply_units[SCH_MAX_ASSETS];
+  double utilisation[SCH_MAX_ASSETS]; /**< 0 unless given */
+  int n_cohorts;
+  sch_cohort_spec cohorts[SCH_MAX_COHORTS];
+} sch_lenders_spec;
+
+/** Liquidity flight of one risky asset's venue (`liquidity_flight:`). */
+typedef struct sch_flight_asset {
+  double sensitivity_drawdown; /**< a >= 0 */
+  double sensitivity_vol;      /**< b >= 0 */
+  double vol_ref;              /**< annualised; default the asset's vol */
+  double floor;                /**< least depth scale, in (0,1] */
+  double half_life_s;          /**< recovery half-life, seconds (> 0) */
+  double vol_window_s;         /**< realised-vol window, seconds (> 0) */
+} sch_flight_asset;
+
+/** `liquidity_flight:` (docs/model.md "Coordination failure"). */
+typedef struct sch_flight_spec {
+  bool present; /**< the section is given */
+  bool enabled; /**< default: true when the section is given */
+  sch_flight_asset assets[SCH_MAX_ASSETS]; /**< risky assets */
+} sch_flight_spec;
+
 /** One kind of loan in a generated book. */
 typedef struct sch_book_mix {
   uint32_t collateral_mask; /**< bit i set: asset i is collateral */
@@ -263,6 +304,8 @@ typedef struct sch_config {
   sch_protocol_spec protocol;
   sch_liquidator_spec liquidators;
   sch_loanbook_spec loanbook;
+  sch_lenders_spec lenders;         /**< kernels/lenders.c */
+  sch_flight_spec liquidity_flight; /**< kernels/lenders.c */
   sch_output_spec output;
   int n_stress;
   sch_stress_spec stress[SCH_MAX_STRESS]; /**< in config order */
