@@ -466,7 +466,7 @@ static void wake_candidates(path_state *ps) {
 /* ---- oracle ------------------------------------------------------------ */
 
 static void observation_band(const sch_market_model *mm,
-                             const sch_cascade_ws *ws, int i, double price,
+                             const sch_cascade_ws *ws, int i, double log_price,
                              double *lo, double *hi) {
   double dev = mm->oracle_deviation[i];
   if (dev <= 0.0) { /* every step observes: an empty band */
@@ -475,15 +475,20 @@ static void observation_band(const sch_market_model *mm,
     return;
   }
   /* A slightly narrow band: inside it no trigger is possible; outside it the
-   * exact rule |M / last - 1| >= dev decides. log1p(+-dev) is per asset. */
-  double lp = log(price);
+   * exact rule |M / last - 1| >= dev decides. log1p(+-dev) is per asset.
+   * log_price is ln M, of which the observation is exp: it differs from
+   * ln(exp(ln M)) by about 1e-16, far inside the 1e-9 margin, so the band
+   * only ever decides where the exact rule would say "no trigger". */
+  double lp = log_price;
   *lo = dev < 1.0 ? lp + ws->log1p_down[i] + 1e-9 : -HUGE_VAL;
   *hi = lp + ws->log1p_up[i] - 1e-9;
 }
 
-static void set_observation_band(path_state *ps, int i, double price) {
+static void set_observation_band(path_state *ps, int i, double price,
+                                 double log_price) {
   ps->last_obs[i] = price;
-  observation_band(ps->mm, ps->ws, i, price, &ps->obs_lo[i], &ps->obs_hi[i]);
+  observation_band(ps->mm, ps->ws, i, log_price, &ps->obs_lo[i],
+                   &ps->obs_hi[i]);
 }
 
 static void set_oracle(path_state *ps, int i, double price) {
@@ -518,7 +523,7 @@ static bool oracle_check(path_state *ps, int i) {
   double m = exp(lm);
   if (!heartbeat && fabs(m / ps->last_obs[i] - 1.0) < mm->oracle_deviation[i])
     return false;
-  set_observation_band(ps, i, m);
+  set_observation_band(ps, i, m, lm);
   ps->last_obs_step[i] = ps->k;
   ps->metrics[SCH_METRIC_ORACLE_UPDATES] += 1.0;
   wake_candidates(ps);
@@ -808,7 +813,7 @@ static void init_path(path_state *ps) {
     ps->oracle_ratio[i] = 1.0;
     ps->last_obs_step[i] = 0;
     ps->pend_head[i] = ps->pend_count[i] = 0;
-    set_observation_band(ps, i, p0);
+    set_observation_band(ps, i, p0, lp0);
   }
   ps->k = 0;
   ps->gas_max_k = -1;
@@ -1158,7 +1163,7 @@ static bool screen_observe(const sch_market_model *mm, const sch_cascade_ws *ws,
   double m = exp(lm);
   if (!heartbeat && fabs(m / *last_obs - 1.0) < mm->oracle_deviation[i])
     return false;
-  observation_band(mm, ws, i, m, lo, hi);
+  observation_band(mm, ws, i, lm, lo, hi);
   *last_obs = m;
   *last_step = k;
   return true;
@@ -1204,7 +1209,7 @@ int sch_cascade_screen(const sch_market_model *mm, int n_risky,
     int i = ws->risky[a], r = mm->slot_of_asset[i];
     log_p0[i] = ws->log_price0[i];
     double lo0, hi0;
-    observation_band(mm, ws, i, mm->price0[i], &lo0, &hi0);
+    observation_band(mm, ws, i, ws->log_price0[i], &lo0, &hi0);
     for (int l = 0; l < L; l++) {
       last_obs[r][l] = mm->price0[i];
       lo[r][l] = lo0;
