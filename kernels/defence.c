@@ -26,6 +26,7 @@ typedef struct vol_ring {
   double sum;      /* sum of the ring */
   double log_prev; /* ln M at the start of the previous step */
   int band;        /* band in force, -1: the listing's LT */
+  int64_t changed; /* step of the last LT change */
 } vol_ring;
 
 struct ref_defence_ws {
@@ -149,7 +150,8 @@ static bool breaker_step(path_state *ps) {
  * r(s) = ln M_i(s) - ln M_i(s-1), M at the start of the step (impact of
  * earlier sales included), W = floor(volatility_window / dt), dt in years;
  * returns before t = 0 are 0 (flat history). LT_i = the LT of the highest
- * band with sigma_i > above, else the listing's. */
+ * band with sigma_i > above, else the listing's; a rise waits until
+ * vol_hold_steps after the asset's last change (a fall never waits). */
 
 static void vol_push(vol_ring *v, double log_market, int64_t window) {
   double r = log_market - v->log_prev;
@@ -197,9 +199,11 @@ static void vol_bands_step(path_state *ps) {
     vol_push(v, ps->log_market_start[i], mm->vol_window_steps);
     double sigma = sqrt(max_d(0.0, v->sum) / mm->vol_window_years);
     int band = band_of(mm, i, sigma);
-    if (band == v->band)
-      continue;
+    if (band == v->band ||
+        (band < v->band && ps->k - v->changed < mm->vol_hold_steps))
+      continue; /* unchanged, or a rise still held back */
     v->band = band;
+    v->changed = ps->k;
     ps->lt[i] =
         band < 0 ? mm->liquidation_threshold[i] : mm->vol_band_lt[i][band];
     ps->metrics[sch_metric_ext(mm->n_assets, SCH_XM_THRESHOLD_CHANGES)] += 1.0;
@@ -232,6 +236,7 @@ void ref_defence_init_path(path_state *ps) {
     v->next = 0;
     v->sum = 0.0;
     v->band = -1;
+    v->changed = 0;
     v->log_prev = ps->log_market_start[i];
     for (int64_t j = 0; v->sq && j < mm->vol_window_steps; j++)
       v->sq[j] = 0.0;

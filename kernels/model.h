@@ -156,6 +156,7 @@ typedef struct sch_market_model {
   bool vol_bands_on;
   int64_t vol_window_steps; /**< floor(window / dt) >= 1 */
   double vol_window_years;  /**< vol_window_steps x dt in years */
+  int64_t vol_hold_steps;   /**< ceil(hold / dt): a lowered LT's least stay */
   int n_vol_bands[SCH_K_MAX_ASSETS];
   double vol_band_above[SCH_K_MAX_ASSETS][SCH_K_MAX_VOL_BANDS];
   double vol_band_lt[SCH_K_MAX_ASSETS][SCH_K_MAX_VOL_BANDS];

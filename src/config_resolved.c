@@ -214,13 +214,14 @@ static void put_volatility_bands(text_buf *b, const sch_protocol_spec *p,
 
 /* Only with some band: a world without bands keeps its /config text. */
 static void put_volatility_window(text_buf *b, const sch_config *cfg) {
-  char x[32];
+  char x[32], y[32];
   bool any = false;
   for (int i = 0; i < cfg->n_assets; i++)
     any |= cfg->protocol.n_volatility_bands[i] > 0;
   if (any)
-    put(b, "  volatility_window: %ss\n",
-        num(cfg->protocol.volatility_window_s, x));
+    put(b, "  volatility_window: %ss\n  volatility_hold: %ss\n",
+        num(cfg->protocol.volatility_window_s, x),
+        num(cfg->protocol.volatility_hold_s, y));
 }
 
 /* `circuit_breaker:` only when given, with every key. */

@@ -585,13 +585,15 @@ static sch_status read_volatility_window(cfg_ctx *ctx, const cfg_section *s) {
                        "protocol.volatility_window = %gs is shorter than "
                        "simulation.step = %gs: the window holds no return",
                        p->volatility_window_s, step);
-  return SCH_OK;
+  return cfg_duration(s, "volatility_hold", DEFAULT(0), AT_LEAST(0), NO_UPPER,
+                      &p->volatility_hold_s);
 }
 
 sch_status cfg_read_protocol(cfg_ctx *ctx) {
   static const char *const keys[] = {"assets", "close_factor",
                                      "full_close_below_hf", "insurance_fund",
                                      "volatility_window",
+                                     "volatility_hold",
                                      "incentive", "liquidation",
                                      "clipper", "flip"};
   sch_protocol_spec *p = &ctx->cfg->protocol;

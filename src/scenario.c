@@ -214,6 +214,8 @@ static void build_defences(const sch_config *cfg, sch_market_model *mm) {
   int64_t w = (int64_t)floor(cfg->protocol.volatility_window_s / dt + 1e-9);
   mm->vol_window_steps = w < 1 ? 1 : w;
   mm->vol_window_years = (double)mm->vol_window_steps * dt / seconds_per_year;
+  mm->vol_hold_steps =
+      (int64_t)ceil(cfg->protocol.volatility_hold_s / dt - 1e-9);
   for (int i = 0; i < cfg->n_assets && i < SCH_K_MAX_ASSETS; i++) {
     const sch_protocol_spec *p = &cfg->protocol;
     int n = p->n_volatility_bands[i];

@@ -371,6 +371,27 @@ Test(defence, volatility_bands_step_back_up_when_vol_subsides) {
   cr_expect_eq(ext(&w, SCH_XM_THRESHOLD_CHANGES), 4);
 }
 
+/* The same path with a 1 h hold: the steps down at 13 and 28 are not held
+ * back (a fall never waits), the rise due at step 73 waits until 28 + 60 =
+ * step 88, when the vol (<= 1.0) calls for the listing's LT at once: three
+ * changes, 0.70 straight back to 0.80. */
+Test(defence, volatility_hold_delays_rises_only) {
+  static world w;
+  base_world(&w, 120);
+  two_bands(&w);
+  w.cfg.protocol.volatility_hold_s = 3600;
+  alternating_path(&w, 40);
+  for (int k = 41; k <= 120; k++)
+    w.x[k] = w.x[40];
+  run(&w);
+  cr_expect_eq(w.lt_at[12], 0.80);
+  cr_expect_eq(w.lt_at[13], 0.75);
+  cr_expect_eq(w.lt_at[28], 0.70);
+  cr_expect_eq(w.lt_at[87], 0.70);
+  cr_expect_eq(w.lt_at[88], 0.80);
+  cr_expect_eq(ext(&w, SCH_XM_THRESHOLD_CHANGES), 3);
+}
+
 /* The candidate bound stays sound when thresholds fall: 64 accounts with
  * HF(0) from 1.00 to 1.19 (at LT 0.8); at LT 0.70 every account with
  * 0.70 / 0.80 HF(0) < 1, i.e. HF(0) < 1.143, is liquidatable, though the
@@ -508,12 +529,20 @@ static sch_status parse(const char *text, sch_config *cfg, sch_error *err) {
   return sch_config_parse(text, "defence.yaml", ".", NULL, 0, cfg, err);
 }
 
+/* The same with one `--set` override. */
+static sch_status parse_set(const char *text, const char *set, sch_config *cfg,
+                            sch_error *err) {
+  const char *overrides[] = {set};
+  return sch_config_parse(text, "defence.yaml", ".", overrides, 1, cfg, err);
+}
+
 Test(defence, config_sections_parse_and_round_trip) {
   char text[4096];
   build(text, sizeof text, 0, "");
   sch_config cfg, again;
   sch_error err = {{0}};
-  cr_assert_eq(parse(text, &cfg, &err), SCH_OK, "%s", err.msg);
+  cr_assert_eq(parse_set(text, "protocol.volatility_hold=2h", &cfg, &err),
+               SCH_OK, "%s", err.msg);
   const sch_circuit_breaker_spec *b = &cfg.circuit_breaker;
   cr_expect(b->present && b->enabled); /* on because the section is given */
   cr_expect_eq(b->move, 0.12);
@@ -522,6 +551,7 @@ Test(defence, config_sections_parse_and_round_trip) {
   cr_expect_eq(b->scope, SCH_BREAKER_ALL);
   cr_expect_eq(b->asset_mask, 1u << ETH); /* default: every risky asset */
   cr_expect_eq(cfg.protocol.volatility_window_s, 1800);
+  cr_expect_eq(cfg.protocol.volatility_hold_s, 7200);
   cr_expect_eq(cfg.protocol.n_volatility_bands[ETH], 2);
   cr_expect_eq(cfg.protocol.volatility_bands[ETH][1].above, 1.5);
   cr_expect_eq(cfg.protocol.volatility_bands[ETH][1].liquidation_threshold,
@@ -628,4 +658,12 @@ Test(defence, config_bad_inputs_located) {
   expect_line_fails(16, "  assets: [ETH, ETH]", "defence.yaml:16:17", "twice");
   expect_line_fails(16, "  enabled: maybe", "defence.yaml:16:12", "enabled");
   expect_line_fails(16, "  trip: 0.1", "defence.yaml:16:3", "trip");
+  /* a negative hold, given by --set */
+  char text[4096];
+  build(text, sizeof text, 0, "");
+  sch_config cfg;
+  sch_error err = {{0}};
+  cr_expect_eq(parse_set(text, "protocol.volatility_hold=-1h", &cfg, &err),
+               SCH_ERR_INPUT);
+  cr_expect(strstr(err.msg, "volatility_hold") != NULL, "%s", err.msg);
 }

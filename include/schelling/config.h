@@ -159,6 +159,9 @@ typedef struct sch_protocol_spec {
   sch_volatility_band volatility_bands[SCH_MAX_ASSETS][SCH_MAX_VOL_BANDS];
   double volatility_window_s; /**< realised-volatility window of the
                                    volatility bands, seconds (default 1h) */
+  double volatility_hold_s; /**< a lowered LT is kept at least this long
+                                 after its last change before it may rise
+                                 again, seconds (default 0) */
 } sch_protocol_spec;
 
 /** What a tripped circuit breaker pauses. */
