@@ -407,9 +407,9 @@ static bool try_liquidate(path_state *ps, const candidate *cand) {
   const double *c = ref_collateral_of(ps, a), *d = ref_debt_of(ps, a);
   int j = ref_largest_value(d, ps->oracle, n);
   int i = ref_largest_value(c, ps->oracle, n);
-  if (i < 0 || j < 0)
+  if (!ref_liquidator_ready(ps, a) || i < 0 || j < 0)
     return false;
-  double lb = mm->liquidation_bonus[i];
+  double lb = ref_bonus(ps, i);
   double cf = cand->health < mm->full_close_below_hf ? 1.0 : mm->close_factor;
   double wanted = cf * d[j] * ps->oracle[j];
   double coverable = c[i] * ps->oracle[i] / (1.0 + lb);
@@ -422,13 +422,16 @@ static bool try_liquidate(path_state *ps, const candidate *cand) {
   }
   double seized = seize_all ? c[i] : repaid * (1.0 + lb) / ps->oracle[i];
   double gas = ref_gas_cost_usd(ps);
-  double out = ref_venue_quote(ps, i, seized);
-  double profit = out - repaid - gas;
-  if (!(profit > mm->min_profit)) {
+  ref_sale sale;
+  ref_plan_sale(ps, i, seized, &sale);
+  double profit = sale.proceeds - repaid - gas;
+  double kept = ref_liquidator_share(ps, profit); /* after MEV */
+  if (!(kept > mm->min_profit)) {
     ref_mark_skipped(ps, a);
     return false;
   }
-  double slippage = ref_venue_sell(ps, i, seized, out);
+  double slippage = ref_sell_seized(ps, &sale);
+  ref_record_mev(ps, profit);
   int32_t s = ref_touch(ps, a);
   double *cw = ps->ws->touched_collateral + (int64_t)s * n;
   double *dw = ps->ws->touched_debt + (int64_t)s * n;
@@ -440,7 +443,7 @@ static bool try_liquidate(path_state *ps, const candidate *cand) {
   mt[SCH_METRIC_BONUS_PAID] += repaid * lb;
   mt[SCH_METRIC_SLIPPAGE_COST] += slippage;
   mt[SCH_METRIC_GAS_COST] += gas;
-  mt[SCH_METRIC_LIQUIDATOR_PROFIT] += profit;
+  mt[SCH_METRIC_LIQUIDATOR_PROFIT] += kept;
   ps->liquidations_in_step++;
   ps->capital_left -= repaid;
   ps->candidates_valid = false;

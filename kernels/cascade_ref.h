@@ -181,6 +181,33 @@ double ref_lenders_withdrawn(const sch_cascade_ref_ws *ws, int cohort,
 /** The step the cohort started to withdraw, -1 never. */
 int64_t ref_lenders_trigger_step(const sch_cascade_ref_ws *ws, int cohort);
 
+/* ---- kernels/incentive.c: what a liquidation pays (fixed bonus, absorb) --
+ * With dynamic incentive, backstop, MEV and latency off these return what
+ * the fixed-bonus model computes without them, bit for bit. */
+/** Liquidation bonus of collateral asset i now: the configured one, or the
+ *  dynamic incentive's (docs/model.md "Dynamic incentive"). */
+double ref_bonus(path_state *ps, int i);
+/** False while liquidator latency holds account a back. */
+bool ref_liquidator_ready(path_state *ps, int32_t a);
+/** The liquidator's profit net of MEV: profit - mev_share max(0, profit). */
+double ref_liquidator_share(const path_state *ps, double profit);
+/** Count mev_share max(0, profit) as extracted (after a liquidation). */
+void ref_record_mev(path_state *ps, double profit);
+
+/** A planned sale of seized collateral: to the backstop pool when the venue
+ *  pays less than it (as far as its capital goes), the rest on the venue. */
+typedef struct ref_sale {
+  int asset;
+  double units;
+  double backstop_units, backstop_paid; /* 0 without the backstop */
+  double venue_units, venue_out;
+  double proceeds; /* backstop_paid + venue_out, USD */
+} ref_sale;
+/** Plan the sale of q units of asset i, without selling. */
+void ref_plan_sale(path_state *ps, int i, double q, ref_sale *sale);
+/** Carry out a planned sale; returns the venue part's slippage cost. */
+double ref_sell_seized(path_state *ps, const ref_sale *sale);
+
 /* ---- helpers of kernels/cascade_ref.c that mechanisms use --------------- */
 
 /** Current amounts of account a (the book's until the path touches it). */

@@ -146,6 +146,19 @@ typedef struct sch_market_model {
   double flip_beg, flip_ttl_s, flip_tau_s, flip_chop;
   int flip_bidders; /**< <= SCH_K_MAX_BIDDERS */
   double flip_bidder_capital, flip_participation, flip_min_bid;
+  /* kernels/incentive.c: Compound v3 absorb (protocol.absorb), dynamic
+   * incentive, backstop pool, MEV and liquidator latency */
+  double absorb_liquidation_factor[SCH_K_MAX_ASSETS]; /**< Comet's LF */
+  double absorb_store_front; /**< storeFrontPriceFactor */
+  double absorb_target_reserves, absorb_reserves0; /**< USD */
+  bool dynamic_incentive;
+  double dyn_depth_exponent, dyn_distress_multiplier; /**< a, b */
+  double dyn_min_bonus, dyn_max_bonus;
+  bool backstop_enabled;
+  double backstop_capital, backstop_discount; /**< USD; fraction */
+  double backstop_refill_per_s;               /**< USD per second */
+  double mev_share;      /**< in [0,1) */
+  int64_t latency_steps; /**< ceil(latency / dt) */
   /* kernels/defence.c: circuit breaker and volatility bands */
   bool breaker_on;
   bool breaker_all;        /**< scope all: paused_all while paused */

@@ -392,6 +392,7 @@ static sch_status read_all(cfg_ctx *ctx) {
       "oracles",    "protocol",       "liquidators", "loanbook",       "output",
       "circuit_breaker",
       "sweep",      "sweep_baseline", "size",        "stress",
+      "backstop",
       "lenders", "liquidity_flight"};
   /* sweep, sweep_baseline and size are read by config_sweep.c: a point is
    * the configuration without them. */

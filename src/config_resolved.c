@@ -247,6 +247,49 @@ static void put_circuit_breaker(text_buf *b, const sch_config *cfg) {
   put(b, "]\n");
 }
 
+/* Compound v3 terms: liquidation_factor as one number when every listed
+ * asset has the same, else one entry per listed asset. */
+static void put_absorb(text_buf *b, const sch_config *cfg) {
+  const sch_absorb_spec *a = &cfg->protocol.absorb;
+  char v[4][32];
+  bool same = true;
+  int first = -1;
+  for (int i = 0; i < cfg->n_assets; i++)
+    if (cfg->protocol.assets[i].listed) {
+      if (first < 0)
+        first = i;
+      same &= a->liquidation_factor[i] == a->liquidation_factor[first];
+    }
+  put(b, "  absorb:\n    liquidation_factor: ");
+  if (same) {
+    put(b, "%s\n", num(a->liquidation_factor[first < 0 ? 0 : first], v[0]));
+  } else {
+    put(b, "{");
+    for (int i = 0, n = 0; i < cfg->n_assets; i++)
+      if (cfg->protocol.assets[i].listed) {
+        put(b, "%s", n++ ? ", " : "");
+        put_string(b, cfg->assets[i].name);
+        put(b, ": %s", num(a->liquidation_factor[i], v[0]));
+      }
+    put(b, "}\n");
+  }
+  put(b,
+      "    store_front_price_factor: %s\n    target_reserves: %s\n"
+      "    reserves: %s\n",
+      num(a->store_front_price_factor, v[1]), num(a->target_reserves, v[2]),
+      num(a->reserves, v[3]));
+}
+
+static void put_dynamic_incentive(text_buf *b,
+                                  const sch_dynamic_incentive_spec *d) {
+  char v[4][32];
+  put(b,
+      "  dynamic_incentive: {depth_exponent: %s, distress_multiplier: %s, "
+      "min_bonus: %s, max_bonus: %s}\n",
+      num(d->depth_exponent, v[0]), num(d->distress_multiplier, v[1]),
+      num(d->min_bonus, v[2]), num(d->max_bonus, v[3]));
+}
+
 static void put_protocol(text_buf *b, const sch_config *cfg) {
   const sch_protocol_spec *p = &cfg->protocol;
   char x[32], y[32];
@@ -269,10 +312,14 @@ static void put_protocol(text_buf *b, const sch_config *cfg) {
   put(b, "  insurance_fund: %s\n", num(p->insurance_fund, x));
   put_volatility_window(b, cfg);
   put(b, "  incentive: %s\n",
-      p->incentive == SCH_INCENTIVE_MORPHO ? "morpho" : "fixed");
+      p->incentive == SCH_INCENTIVE_MORPHO    ? "morpho"
+      : p->incentive == SCH_INCENTIVE_DYNAMIC ? "dynamic"
+                                              : "fixed");
   put(b, "  liquidation: %s\n", sch_liquidation_mode_name(p->liquidation));
   put_clipper(b, &p->clipper);
   put_flip(b, &p->flip);
+  put_absorb(b, cfg);
+  put_dynamic_incentive(b, &p->dynamic_incentive);
 }
 
 static void put_liquidators(text_buf *b, const sch_config *cfg) {
@@ -291,6 +338,17 @@ static void put_liquidators(text_buf *b, const sch_config *cfg) {
   put(b, "  capital: %s\n", num(l->capital, x));
   put(b, "  flash_loans: %s\n", boolean(l->flash_loans));
   put(b, "  min_profit: %s\n", num(l->min_profit, x));
+  put(b, "  mev_share: %s\n", num(l->mev_share, x));
+  put(b, "  latency: %ss\n", num(l->latency_s, x));
+}
+
+static void put_backstop(text_buf *b, const sch_backstop_spec *s) {
+  char v[3][32];
+  put(b,
+      "backstop:\n  enabled: %s\n  capital: %s\n  discount: %s\n"
+      "  refill: %s\n",
+      boolean(s->enabled), num(s->capital, v[0]), num(s->discount, v[1]),
+      num(s->refill_per_day, v[2]));
 }
 
 static void put_mix(text_buf *b, const sch_config *cfg, const sch_book_mix *m) {
@@ -397,6 +455,7 @@ sch_status cfg_write_resolved(sch_config *cfg, sch_error *err) {
   put_stress(&b, cfg);
   put_protocol(&b, cfg);
   put_liquidators(&b, cfg);
+  put_backstop(&b, &cfg->backstop);
   put_circuit_breaker(&b, cfg);
   put_loanbook(&b, cfg);
   put_lenders(&b, cfg);

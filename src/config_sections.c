@@ -427,9 +427,12 @@ static sch_status read_incentive(cfg_ctx *ctx, const cfg_section *s,
     p->incentive = SCH_INCENTIVE_FIXED;
   else if (strcmp(incentive, "morpho") == 0)
     p->incentive = SCH_INCENTIVE_MORPHO;
+  else if (strcmp(incentive, "dynamic") == 0)
+    p->incentive = SCH_INCENTIVE_DYNAMIC;
   else
     return cfg_fail_at(ctx->err, cfg_lookup(s, "incentive"),
-                       "protocol.incentive must be fixed or morpho, got '%s'",
+                       "protocol.incentive must be dynamic, fixed or morpho, "
+                       "got '%s'",
                        incentive);
   return SCH_OK;
 }
@@ -455,6 +458,88 @@ static sch_status read_liquidation_mode(cfg_ctx *ctx, const cfg_section *s,
 const char *sch_liquidation_mode_name(sch_liquidation_mode mode) {
   return (size_t)mode < COUNT(liquidation_modes) ? liquidation_modes[mode]
                                                  : "fixed_bonus";
+}
+
+/* protocol.dynamic_incentive (docs/model.md "Dynamic incentive"). Read
+ * whatever the incentive, so sweeps may switch it; only the fixed-bonus
+ * liquidation uses it. */
+static sch_status read_dynamic_incentive(cfg_ctx *ctx,
+                                         const cfg_section *protocol) {
+  static const char *const keys[] = {"depth_exponent", "distress_multiplier",
+                                     "min_bonus", "max_bonus"};
+  sch_protocol_spec *p = &ctx->cfg->protocol;
+  sch_dynamic_incentive_spec *d = &p->dynamic_incentive;
+  cfg_section s;
+  TRY(cfg_open(protocol, "dynamic_incentive", false, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(cfg_number(&s, "depth_exponent", DEFAULT(1), AT_LEAST(0), NO_UPPER,
+                 &d->depth_exponent));
+  TRY(cfg_number(&s, "distress_multiplier", DEFAULT(1), AT_LEAST(0), NO_UPPER,
+                 &d->distress_multiplier));
+  TRY(cfg_number(&s, "min_bonus", DEFAULT(0), AT_LEAST(0), NO_UPPER,
+                 &d->min_bonus));
+  TRY(cfg_number(&s, "max_bonus", DEFAULT(0.2), AT_LEAST(d->min_bonus),
+                 NO_UPPER, &d->max_bonus));
+  if (p->incentive == SCH_INCENTIVE_DYNAMIC &&
+      p->liquidation != SCH_LIQUIDATION_FIXED_BONUS)
+    return cfg_fail_at(ctx->err, cfg_lookup(protocol, "incentive"),
+                       "protocol.incentive: dynamic needs protocol.liquidation: "
+                       "fixed_bonus (got %s)",
+                       sch_liquidation_mode_name(p->liquidation));
+  return SCH_OK;
+}
+
+/* liquidation_factor: one number for every asset, or a mapping with an
+ * entry for each listed asset. */
+static sch_status read_liquidation_factor(cfg_ctx *ctx, const cfg_section *s,
+                                          sch_absorb_spec *a) {
+  const cfg_node *node = cfg_lookup(s, "liquidation_factor");
+  const sch_protocol_asset *listing = ctx->cfg->protocol.assets;
+  double all;
+  if (!node || node->kind != CFG_MAP) {
+    TRY(cfg_number(s, "liquidation_factor", DEFAULT(0.93), ABOVE(0),
+                   AT_MOST(1), &all));
+    for (int i = 0; i < SCH_MAX_ASSETS; i++)
+      a->liquidation_factor[i] = all;
+    return SCH_OK;
+  }
+  cfg_section f;
+  bool seen[SCH_MAX_ASSETS] = {false};
+  cfg_section_child(s, "liquidation_factor", node, &f);
+  for (size_t k = 0; k < node->n; k++) {
+    int i;
+    TRY(cfg_asset_named(ctx, node->keys[k], f.name, &i));
+    TRY(cfg_node_number(ctx->err, node->items[k], f.name, false, &all));
+    TRY(cfg_check_range(ctx->err, node->items[k], f.name, all, ABOVE(0),
+                        AT_MOST(1)));
+    a->liquidation_factor[i] = all;
+    seen[i] = true;
+  }
+  for (int i = 0; i < ctx->cfg->n_assets; i++)
+    if (listing[i].listed && !seen[i])
+      return cfg_fail_at(ctx->err, node,
+                         "%s has no entry for listed asset %s", f.name,
+                         ctx->cfg->assets[i].name);
+  return SCH_OK;
+}
+
+/* protocol.absorb (docs/model.md "Compound v3 absorb"); defaults are the
+ * Comet USDC market's on Ethereum. */
+static sch_status read_absorb(cfg_ctx *ctx, const cfg_section *protocol) {
+  static const char *const keys[] = {"liquidation_factor",
+                                     "store_front_price_factor",
+                                     "target_reserves", "reserves"};
+  sch_absorb_spec *a = &ctx->cfg->protocol.absorb;
+  cfg_section s;
+  TRY(cfg_open(protocol, "absorb", false, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(read_liquidation_factor(ctx, &s, a));
+  TRY(cfg_number(&s, "store_front_price_factor", DEFAULT(0.6), AT_LEAST(0),
+                 AT_MOST(1), &a->store_front_price_factor));
+  TRY(cfg_number(&s, "target_reserves", DEFAULT(20e6), AT_LEAST(0), NO_UPPER,
+                 &a->target_reserves));
+  return cfg_number(&s, "reserves", DEFAULT(0), NO_LOWER, NO_UPPER,
+                    &a->reserves);
 }
 
 /* protocol.clipper (docs/model.md "Clipper"); defaults are Maker's ETH-A. */
@@ -595,7 +680,7 @@ sch_status cfg_read_protocol(cfg_ctx *ctx) {
                                      "volatility_window",
                                      "volatility_hold",
                                      "incentive", "liquidation",
-                                     "clipper", "flip"};
+                                     "clipper", "flip", "absorb", "dynamic_incentive"};
   sch_protocol_spec *p = &ctx->cfg->protocol;
   cfg_section s, listings, e;
   TRY(cfg_open(&ctx->top, "protocol", false, &s));
@@ -615,6 +700,8 @@ sch_status cfg_read_protocol(cfg_ctx *ctx) {
                      p->incentive == SCH_INCENTIVE_FIXED));
     TRY(read_volatility_bands(ctx, &e, a));
   }
+  TRY(read_absorb(ctx, &s));
+  TRY(read_dynamic_incentive(ctx, &s));
   TRY(cfg_number(&s, "close_factor", DEFAULT(0.5), ABOVE(0), AT_MOST(1),
                  &p->close_factor));
   TRY(cfg_number(&s, "full_close_below_hf", DEFAULT(0.95), AT_LEAST(0),
@@ -733,6 +820,24 @@ static sch_status read_gas(cfg_ctx *ctx, const cfg_section *s) {
   return read_gas_asset(ctx, s);
 }
 
+/* `backstop:` (docs/model.md "Backstop pool"): writing the section switches
+ * the pool on unless it says enabled: false. */
+static sch_status read_backstop(cfg_ctx *ctx) {
+  static const char *const keys[] = {"enabled", "capital", "discount",
+                                     "refill"};
+  sch_backstop_spec *b = &ctx->cfg->backstop;
+  cfg_section s;
+  TRY(cfg_open(&ctx->top, "backstop", false, &s));
+  TRY(cfg_check_keys(&s, keys, COUNT(keys)));
+  TRY(cfg_bool(&s, "enabled", s.map != NULL, &b->enabled));
+  TRY(cfg_number(&s, "capital", DEFAULT(0), AT_LEAST(0), NO_UPPER,
+                 &b->capital));
+  TRY(cfg_number(&s, "discount", DEFAULT(0.05), AT_LEAST(0), BELOW(1),
+                 &b->discount));
+  return cfg_number(&s, "refill", DEFAULT(0), AT_LEAST(0), NO_UPPER,
+                    &b->refill_per_day);
+}
+
 sch_status cfg_read_liquidators(cfg_ctx *ctx) {
   static const char *const keys[] = {"enabled",
                                      "gas_units",
@@ -745,7 +850,9 @@ sch_status cfg_read_liquidators(cfg_ctx *ctx) {
                                      "max_rounds_per_step",
                                      "capital",
                                      "flash_loans",
-                                     "min_profit"};
+                                     "min_profit",
+                                     "mev_share",
+                                     "latency"};
   sch_liquidator_spec *l = &ctx->cfg->liquidators;
   cfg_section s;
   int64_t rounds;
@@ -761,8 +868,14 @@ sch_status cfg_read_liquidators(cfg_ctx *ctx) {
   TRY(cfg_number(&s, "capital", DEFAULT(20e6), ABOVE(0), NO_UPPER,
                  &l->capital));
   TRY(cfg_bool(&s, "flash_loans", true, &l->flash_loans));
-  return cfg_number(&s, "min_profit", DEFAULT(0), NO_LOWER, NO_UPPER,
-                    &l->min_profit);
+  TRY(cfg_number(&s, "min_profit", DEFAULT(0), NO_LOWER, NO_UPPER,
+                 &l->min_profit));
+  TRY(cfg_number(&s, "mev_share", DEFAULT(0), AT_LEAST(0), BELOW(1),
+                 &l->mev_share));
+  TRY(cfg_duration(&s, "latency", DEFAULT(0), AT_LEAST(0), NO_UPPER,
+                   &l->latency_s));
+  /* the backstop buys from the liquidators: read with them */
+  return read_backstop(ctx);
 }
 
 /* ------------------------------------------------------------- loanbook */

@@ -158,6 +158,38 @@ static void apply_incentive(const sch_config *cfg, sch_market_model *mm) {
   mm->full_close_below_hf = 0.0;
 }
 
+/* Absorb, dynamic incentive, backstop, MEV and latency as
+ * kernels/incentive.c reads them (docs/model.md); any of them on runs the
+ * reference cascade. */
+static void build_incentive_terms(const sch_config *cfg,
+                                  sch_market_model *mm) {
+  const sch_absorb_spec *a = &cfg->protocol.absorb;
+  const sch_dynamic_incentive_spec *d = &cfg->protocol.dynamic_incentive;
+  const sch_backstop_spec *b = &cfg->backstop;
+  for (int i = 0; i < cfg->n_assets; i++)
+    mm->absorb_liquidation_factor[i] = a->liquidation_factor[i];
+  mm->absorb_store_front = a->store_front_price_factor;
+  mm->absorb_target_reserves = a->target_reserves;
+  mm->absorb_reserves0 = a->reserves;
+  mm->dynamic_incentive = cfg->protocol.incentive == SCH_INCENTIVE_DYNAMIC;
+  mm->dyn_depth_exponent = d->depth_exponent;
+  mm->dyn_distress_multiplier = d->distress_multiplier;
+  mm->dyn_min_bonus = d->min_bonus;
+  mm->dyn_max_bonus = d->max_bonus;
+  mm->backstop_enabled = b->enabled;
+  mm->backstop_capital = b->capital;
+  mm->backstop_discount = b->discount;
+  mm->backstop_refill_per_s = b->refill_per_day / 86400.0;
+  mm->mev_share = cfg->liquidators.mev_share;
+  /* whole steps, the first at or after the latency (as oracle delays) */
+  mm->latency_steps =
+      (int64_t)ceil(cfg->liquidators.latency_s / cfg->simulation.step_s - 1e-9);
+  if (mm->latency_steps < 0)
+    mm->latency_steps = 0;
+  mm->reference_only |= mm->dynamic_incentive || mm->backstop_enabled ||
+                        mm->mev_share > 0.0 || mm->latency_steps > 0;
+}
+
 _Static_assert((int)SCH_LIQUIDATION_ABSORB == SCH_K_LIQ_ABSORB &&
                    (int)SCH_LIQUIDATION_CLIPPER == SCH_K_LIQ_CLIPPER &&
                    (int)SCH_LIQUIDATION_FLIP == SCH_K_LIQ_FLIP,
@@ -264,6 +296,7 @@ static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   mm->capital = lq->capital;
   mm->flash_loans = lq->flash_loans;
   mm->min_profit = lq->min_profit;
+  build_incentive_terms(cfg, mm);
   build_defences(cfg, mm);
 }
 

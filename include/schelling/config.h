@@ -97,7 +97,30 @@ typedef enum sch_incentive {
   SCH_INCENTIVE_FIXED = 0,  /**< per-asset liquidation_bonus, close factor */
   SCH_INCENTIVE_MORPHO = 1, /**< LIF = min(1.15, 1/(1 - 0.3 (1 - LT))), full
                                  liquidation; bonus and close factor ignored */
+  SCH_INCENTIVE_DYNAMIC = 2, /**< bonus scaled by venue depth and distress
+                                  (protocol.dynamic_incentive) */
 } sch_incentive;
+
+/** `protocol.dynamic_incentive:` LB_i(t) = clamp(LB_i depth_scale_i^-a
+ *  (1 + b distress), min_bonus, max_bonus) (docs/model.md "Dynamic
+ *  incentive"; kernels/incentive.c). */
+typedef struct sch_dynamic_incentive_spec {
+  double depth_exponent;      /**< a >= 0 */
+  double distress_multiplier; /**< b >= 0 */
+  double min_bonus;           /**< >= 0 */
+  double max_bonus;           /**< >= min_bonus */
+} sch_dynamic_incentive_spec;
+
+/** `protocol.absorb:` Compound v3 (Comet) absorb and buyCollateral, with
+ *  Comet's names (docs/model.md "Compound v3 absorb"). */
+typedef struct sch_absorb_spec {
+  /** Comet's liquidationFactor per asset, in (0,1]: the user is credited
+   *  collateral x price x liquidation_factor. */
+  double liquidation_factor[SCH_MAX_ASSETS];
+  double store_front_price_factor; /**< in [0,1]: discount = this x (1-LF) */
+  double target_reserves;          /**< USD >= 0: sales stop at this level */
+  double reserves;                 /**< USD at t = 0 */
+} sch_absorb_spec;
 
 /** `protocol:` */
 /** Step part 5: how liquidatable accounts are dealt with (docs/model.md). */
@@ -153,6 +176,8 @@ typedef struct sch_protocol_spec {
   sch_liquidation_mode liquidation; /**< default fixed_bonus */
   sch_clipper_spec clipper; /**< used under liquidation: clipper */
   sch_flip_spec flip;       /**< used under liquidation: flip */
+  sch_absorb_spec absorb;   /**< used under liquidation: absorb */
+  sch_dynamic_incentive_spec dynamic_incentive; /**< incentive: dynamic */
   /** `assets.<A>.volatility_bands`, indexed like assets: ascending in
    *  `above`, thresholds descending (0 bands: the LT never moves) */
   int n_volatility_bands[SCH_MAX_ASSETS];
@@ -198,7 +223,20 @@ typedef struct sch_liquidator_spec {
   double capital;                    /**< USD repaid per step (> 0) */
   bool flash_loans;
   double min_profit; /**< USD */
+  /** Share of each liquidation's profit taken by searchers (priority gas),
+   *  in [0,1) (docs/model.md "MEV and latency"). */
+  double mev_share;
+  double latency_s; /**< seconds before acting on a new liquidatable account */
 } sch_liquidator_spec;
+
+/** `backstop:` a pool that buys seized collateral at a discount when the
+ *  venue pays less (docs/model.md "Backstop pool"). */
+typedef struct sch_backstop_spec {
+  bool enabled;          /**< default: true when the section is present */
+  double capital;        /**< USD at t = 0, also the refill cap (>= 0) */
+  double discount;       /**< buys at oracle x (1 - discount), in [0,1) */
+  double refill_per_day; /**< USD per day (>= 0) */
+} sch_backstop_spec;
 
 #define SCH_MAX_COHORTS 8 /**< most entries of `lenders.cohorts` */
 
@@ -306,6 +344,7 @@ typedef struct sch_config {
   sch_oracle_spec oracles[SCH_MAX_ASSETS]; /**< indexed like assets */
   sch_protocol_spec protocol;
   sch_liquidator_spec liquidators;
+  sch_backstop_spec backstop;
   sch_loanbook_spec loanbook;
   sch_lenders_spec lenders;         /**< kernels/lenders.c */
   sch_flight_spec liquidity_flight; /**< kernels/lenders.c */
