@@ -1,4 +1,5 @@
 #include "cascade.h"
+#include "paths.h" /* SCH_LANES, the engine's lanes per block */
 
 #include <math.h>
 #include <stdlib.h>
@@ -1187,6 +1188,66 @@ static bool screen_lane_quiet(const sch_market_model *mm, const double *r_min,
   return true;
 }
 
+/* One asset's oracle state and price extremes over the screened lanes. */
+typedef struct screen_oracle {
+  double *last_obs, *lo, *hi;
+  int64_t *last_step;
+  double *x_min, *x_max, *updates;
+} screen_oracle;
+
+/* Steps 1..n of one asset on L lanes (x: the asset's row at step 0, `row`
+ * apart per step): the extremes and the band pre-filter branch-free over
+ * lanes, then the exact trigger rule on the lanes that need it. */
+static inline __attribute__((always_inline)) void
+screen_asset(const sch_market_model *mm, const sch_cascade_ws *ws, int i,
+             const double *x, int64_t row, const int L, screen_oracle *s) {
+  /* local copies: no store can alias the prices, so the lane loop
+   * vectorises (| instead of || keeps it free of branches) */
+  double mn[SCREEN_LANES], mx[SCREEN_LANES], lo[SCREEN_LANES],
+      hi[SCREEN_LANES];
+  int64_t last[SCREEN_LANES];
+  for (int l = 0; l < L; l++) {
+    mn[l] = s->x_min[l];
+    mx[l] = s->x_max[l];
+    lo[l] = s->lo[l];
+    hi[l] = s->hi[l];
+    last[l] = s->last_step[l];
+  }
+  for (int64_t k = 1; k <= mm->n_steps; k++) {
+    const double *xk = x + k * row;
+    int64_t hb = k - ws->heartbeat_steps[i];
+    int any = 0;
+    for (int l = 0; l < L; l++) {
+      double v = xk[l];
+      mn[l] = v < mn[l] ? v : mn[l];
+      mx[l] = v > mx[l] ? v : mx[l];
+      any |= !(v > lo[l]) | !(v < hi[l]) | (last[l] <= hb);
+    }
+    if (!any)
+      continue;
+    for (int l = 0; l < L; l++)
+      if (!(xk[l] > lo[l] && xk[l] < hi[l]) || last[l] <= hb)
+        s->updates[l] += screen_observe(mm, ws, i, k, xk[l], &s->last_obs[l],
+                                        &last[l], &lo[l], &hi[l]);
+  }
+  for (int l = 0; l < L; l++) {
+    s->x_min[l] = mn[l];
+    s->x_max[l] = mx[l];
+    s->lo[l] = lo[l];
+    s->hi[l] = hi[l];
+    s->last_step[l] = last[l];
+  }
+}
+
+/* screen_asset for the engine's SCH_LANES lanes, vectorised over lanes. */
+SCH_VECTOR_CLONES
+static void screen_asset_block(const sch_market_model *mm,
+                               const sch_cascade_ws *ws, int i,
+                               const double *x, int64_t row,
+                               screen_oracle *s) {
+  screen_asset(mm, ws, i, x, row, SCH_LANES, s);
+}
+
 int sch_cascade_screen(const sch_market_model *mm, int n_risky,
                        const double *x, int lanes, sch_cascade_ws *ws,
                        uint8_t *quiet, double *metrics) {
@@ -1218,27 +1279,16 @@ int sch_cascade_screen(const sch_market_model *mm, int n_risky,
       x_min[r][l] = x_max[r][l] = x[r * L + l];
     }
   }
-  for (int64_t k = 1; k <= mm->n_steps; k++) {
-    for (int a = 0; a < ws->n_risky_assets; a++) {
-      int i = ws->risky[a], r = mm->slot_of_asset[i];
-      const double *xk = x + (k * n_risky + r) * L;
-      int64_t hb = k - ws->heartbeat_steps[i];
-      uint8_t need[SCREEN_LANES];
-      unsigned any = 0;
-      /* branch-free over lanes: extremes and the band pre-filter */
-      for (int l = 0; l < L; l++) {
-        double v = xk[l];
-        x_min[r][l] = v < x_min[r][l] ? v : x_min[r][l];
-        x_max[r][l] = v > x_max[r][l] ? v : x_max[r][l];
-        need[l] = (uint8_t)(!(v > lo[r][l] && v < hi[r][l]) |
-                            (last_step[r][l] <= hb));
-        any |= need[l];
-      }
-      for (int l = 0; any && l < L; l++)
-        if (need[l])
-          updates[l] += screen_observe(mm, ws, i, k, xk[l], &last_obs[r][l],
-                                       &last_step[r][l], &lo[r][l], &hi[r][l]);
-    }
+  /* asset by asset: an oracle's observations depend on its own prices only,
+   * and the update counts are whole numbers, exact in any order */
+  for (int a = 0; a < ws->n_risky_assets; a++) {
+    int i = ws->risky[a], r = mm->slot_of_asset[i];
+    screen_oracle s = {last_obs[r], lo[r], hi[r], last_step[r], x_min[r],
+                       x_max[r], updates};
+    if (L == SCH_LANES)
+      screen_asset_block(mm, ws, i, x + r * L, (int64_t)n_risky * L, &s);
+    else
+      screen_asset(mm, ws, i, x + r * L, (int64_t)n_risky * L, L, &s);
   }
   int n_quiet = 0;
   for (int l = 0; l < L; l++) {
