@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "cascade_ref.h"
+#include "paths.h"
 #include "scenario.h"
+#include "schelling/loanbook.h"
 
 #define ETH 0
 #define USDC 1
@@ -623,4 +625,115 @@ Test(incentive, config_errors_located) {
   const char *o7[] = {"liquidators.latency=-1s"};
   cr_expect_eq(parse_with(o7, 1, &cfg, &err), SCH_ERR_INPUT);
   cr_expect(strstr(err.msg, "latency") != NULL, "%s", err.msg);
+}
+
+/* ------------------------------------------- invariants on common paths */
+
+typedef struct crn_world {
+  sch_config cfg;
+  sch_loanbook book;
+  sch_scenario sc;
+  sch_cascade_ref_ws *ws;
+} crn_world;
+
+static void crn_open(crn_world *w, const char *const *o, size_t n) {
+  sch_error err = {{0}};
+  memset(w, 0, sizeof *w);
+  cr_assert_eq(sch_config_parse(sch_default_config_yaml, "<default>", ".", o, n,
+                                &w->cfg, &err),
+               SCH_OK, "%s", err.msg);
+  cr_assert_eq(sch_loanbook_load(&w->cfg, &w->book, &err), SCH_OK, "%s",
+               err.msg);
+  cr_assert_eq(sch_scenario_build(&w->cfg, &w->book, &w->sc, &err), SCH_OK);
+  w->ws = sch_cascade_ref_ws_create(&w->sc.market);
+  cr_assert_not_null(w->ws);
+}
+
+static void crn_close(crn_world *w) {
+  sch_cascade_ref_ws_free(w->ws);
+  sch_scenario_free(&w->sc);
+  sch_loanbook_free(&w->book);
+  sch_config_free(&w->cfg);
+}
+
+/* Runs `paths` default-world paths through worlds a and b on the same
+ * prices and calls check(metrics_a, metrics_b) on each. */
+static void crn_compare(crn_world *a, crn_world *b, int64_t paths,
+                        void (*check)(const double *, const double *)) {
+  sch_path_ws *pw = sch_path_ws_create(&a->sc.paths);
+  const int64_t row = (a->sc.paths.n_steps + 1) * a->sc.paths.n_risky;
+  double *x = malloc((size_t)row * SCH_LANES * sizeof(double));
+  double ma[64], mb[64];
+  cr_assert(pw && x);
+  for (int64_t first = 0; first < paths; first += SCH_LANES) {
+    sch_path_generate_block(&a->sc.paths, (uint64_t)first, pw, x);
+    for (int l = 0; l < SCH_LANES; l++) {
+      sch_cascade_run_reference(&a->sc.market, a->sc.paths.n_risky, x + l,
+                                SCH_LANES, a->ws, ma, NULL);
+      sch_cascade_run_reference(&b->sc.market, b->sc.paths.n_risky, x + l,
+                                SCH_LANES, b->ws, mb, NULL);
+      check(ma, mb);
+    }
+  }
+  free(x);
+  sch_path_ws_free(pw);
+}
+
+static int64_t crn_liquidations;
+
+/* With min_profit 0, MEV never changes a decision ((1 - s) p > 0 iff
+ * p > 0): the same liquidations and losses, and the liquidator's profit
+ * plus the searchers' is the profit without MEV. */
+static void check_mev(const double *no_mev, const double *mev) {
+  const int ext = sch_metric_ext(4, SCH_XM_MEV_EXTRACTED);
+  cr_assert_eq(no_mev[SCH_METRIC_LIQUIDATIONS], mev[SCH_METRIC_LIQUIDATIONS]);
+  cr_assert_eq(no_mev[SCH_METRIC_SHORTFALL], mev[SCH_METRIC_SHORTFALL]);
+  cr_assert_eq(no_mev[SCH_METRIC_SLIPPAGE_COST], mev[SCH_METRIC_SLIPPAGE_COST]);
+  double total = mev[SCH_METRIC_LIQUIDATOR_PROFIT] + mev[ext];
+  cr_assert(fabs(total - no_mev[SCH_METRIC_LIQUIDATOR_PROFIT]) <=
+                1e-9 * fmax(1.0, no_mev[SCH_METRIC_LIQUIDATOR_PROFIT]),
+            "%.17g + %.17g vs %.17g", mev[SCH_METRIC_LIQUIDATOR_PROFIT],
+            mev[ext], no_mev[SCH_METRIC_LIQUIDATOR_PROFIT]);
+  cr_assert(fabs(mev[ext] - 0.3 * no_mev[SCH_METRIC_LIQUIDATOR_PROFIT]) <=
+            1e-9 * fmax(1.0, mev[ext]));
+  crn_liquidations += (int64_t)no_mev[SCH_METRIC_LIQUIDATIONS];
+}
+
+Test(incentive, mev_identity_on_common_paths, .timeout = 120) {
+  crn_world a, b;
+  const char *o[] = {"loanbook.generate.accounts=3000",
+                     "liquidators.mev_share=0.3"};
+  crn_open(&a, o, 1);
+  crn_open(&b, o, 2);
+  crn_liquidations = 0;
+  crn_compare(&a, &b, 256, check_mev);
+  cr_expect(crn_liquidations > 0, "no liquidation: the check is idle");
+  crn_close(&a);
+  crn_close(&b);
+}
+
+/* Backstop bookkeeping on every path (no refill): purchases within the
+ * capital and capital left = capital - purchases. */
+static void check_backstop(const double *off, const double *on) {
+  (void)off;
+  double bought = on[sch_metric_ext(4, SCH_XM_BACKSTOP_PURCHASES)];
+  double left = on[sch_metric_ext(4, SCH_XM_BACKSTOP_CAPITAL_LEFT)];
+  cr_assert(bought >= 0 && bought <= 5e6 * (1 + 1e-12));
+  cr_assert(fabs(left - (5e6 - bought)) <= 1e-6, "%.17g vs 5e6 - %.17g", left,
+            bought);
+  crn_liquidations += bought > 0;
+}
+
+Test(incentive, backstop_bookkeeping_on_common_paths, .timeout = 120) {
+  crn_world a, b;
+  const char *o[] = {"loanbook.generate.accounts=3000", "venues.ETH.depth=10e6",
+                     "venues.WBTC.depth=3e6",
+                     "backstop={capital: 5e6, discount: 0.03}"};
+  crn_open(&a, o, 3);
+  crn_open(&b, o, 4);
+  crn_liquidations = 0;
+  crn_compare(&a, &b, 256, check_backstop);
+  cr_expect(crn_liquidations > 0, "the backstop never bought");
+  crn_close(&a);
+  crn_close(&b);
 }
