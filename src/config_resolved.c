@@ -393,7 +393,8 @@ static void put_lenders(text_buf *b, const sch_config *cfg) {
   char v[4][32];
   if (!l->present)
     return;
-  put(b, "lenders:\n  run: %s\n  assets:\n", boolean(l->run));
+  put(b, "lenders:\n  run: %s\n  exit_cost: %s\n  assets:\n", boolean(l->run),
+      num(l->exit_cost, v[0]));
   for (int a = 0; a < cfg->n_assets; a++) {
     if (l->supply_units[a] <= 0.0 && l->utilisation[a] <= 0.0)
       continue;
@@ -408,8 +409,9 @@ static void put_lenders(text_buf *b, const sch_config *cfg) {
   for (int k = 0; k < l->n_cohorts; k++) {
     const sch_cohort_spec *c = &l->cohorts[k];
     put(b, "    - {share: %s, threshold: %s, noise: %s, withdraw: %s}\n",
-        num(c->share, v[0]), num(c->threshold, v[1]), num(c->noise, v[2]),
-        num(c->withdraw, v[3]));
+        num(c->share, v[0]),
+        c->threshold_auto ? "auto" : num(c->threshold, v[1]),
+        num(c->noise, v[2]), num(c->withdraw, v[3]));
   }
 }
 

@@ -1108,8 +1108,12 @@ static sch_status read_cohort(cfg_ctx *ctx, const cfg_node *item, int k) {
                        m.name);
   TRY(cfg_check_keys(&m, keys, COUNT(keys)));
   TRY(cfg_number(&m, "share", REQUIRED, ABOVE(0), AT_MOST(1), &c->share));
-  TRY(cfg_number(&m, "threshold", REQUIRED, AT_LEAST(0), NO_UPPER,
-                 &c->threshold));
+  const cfg_node *threshold = cfg_lookup(&m, "threshold");
+  c->threshold_auto = threshold && threshold->kind == CFG_SCALAR &&
+                      strcmp(threshold->text, "auto") == 0;
+  if (!c->threshold_auto) /* auto: src/scenario.c derives it */
+    TRY(cfg_number(&m, "threshold", REQUIRED, AT_LEAST(0), NO_UPPER,
+                   &c->threshold));
   TRY(cfg_number(&m, "noise", DEFAULT(0), AT_LEAST(0), NO_UPPER, &c->noise));
   return cfg_number(&m, "withdraw", DEFAULT(1), ABOVE(0), AT_MOST(1),
                     &c->withdraw);
@@ -1140,13 +1144,16 @@ static sch_status read_cohorts(cfg_ctx *ctx, const cfg_section *s) {
 }
 
 sch_status cfg_read_lenders(cfg_ctx *ctx) {
-  static const char *const keys[] = {"assets", "cohorts", "run"};
+  static const char *const keys[] = {"assets", "cohorts", "run",
+                                     "exit_cost"};
   sch_lenders_spec *l = &ctx->cfg->lenders;
   cfg_section s, lent, e;
   TRY(cfg_open(&ctx->top, "lenders", false, &s));
   l->present = s.map != NULL;
   TRY(cfg_check_keys(&s, keys, COUNT(keys)));
   TRY(cfg_bool(&s, "run", true, &l->run));
+  TRY(cfg_number(&s, "exit_cost", DEFAULT(0.001), AT_LEAST(0), AT_MOST(1),
+                 &l->exit_cost));
   if (!l->present)
     return SCH_OK;
   TRY(cfg_open(&s, "assets", true, &lent));

@@ -300,6 +300,17 @@ static void build_market_model(const sch_config *cfg, sch_market_model *mm) {
   build_defences(cfg, mm);
 }
 
+/* `threshold: auto` (docs/model.md 6c): a lender at the threshold holds a
+ * uniform (Laplacian) belief over the share U of the others' deposits, phi,
+ * that leaves before the loss falls; staying costs L / (S (1 - phi U)) per
+ * unit, E = (L / S) (-ln(1 - phi)) / phi; leaving costs `exit_cost`. The
+ * threshold on L / S where they are equal: */
+static double auto_threshold(double exit_cost, double phi) {
+  if (!(phi > 1e-12))
+    return exit_cost; /* nobody else can leave */
+  return exit_cost * phi / -log1p(-phi);
+}
+
 /* Lenders and liquidity flight (kernels/lenders.c; docs/model.md
  * "Coordination failure"): supply per lent asset in units, from `supply` or
  * from the book's borrows / `utilisation`; on with at least one cohort. */
@@ -334,9 +345,15 @@ static sch_status build_lenders(const sch_config *cfg, const sch_loanbook *book,
   mm->lenders_run = l->run;
   mm->lenders_seed = cfg->simulation.seed;
   mm->n_cohorts = l->n_cohorts;
+  double in_cohorts = 0.0;
+  for (int k = 0; k < l->n_cohorts; k++)
+    in_cohorts += l->cohorts[k].share;
   for (int k = 0; k < l->n_cohorts; k++) {
     mm->cohort_share[k] = l->cohorts[k].share;
     mm->cohort_threshold[k] = l->cohorts[k].threshold;
+    if (l->cohorts[k].threshold_auto)
+      mm->cohort_threshold[k] =
+          auto_threshold(l->exit_cost, in_cohorts - l->cohorts[k].share);
     mm->cohort_noise[k] = l->cohorts[k].noise;
     mm->cohort_withdraw[k] = l->cohorts[k].withdraw;
   }

@@ -206,6 +206,47 @@ Test(lenders, repaid_debt_returns_cash, .init = make_dir, .fini = remove_dir) {
   sch_config_free(&cfg);
 }
 
+/* threshold: auto. Cohorts of 0.3 and 0.5 (auto) and 0.1 (0.2 given),
+ * exit_cost 0.01. The others' share: phi_0 = 0.5 + 0.1 = 0.6, phi_1 =
+ * 0.3 + 0.1 = 0.4. threshold = kappa phi / -ln(1 - phi):
+ *   0.01 x 0.6 / 0.916290732 = 0.00654814,  0.01 x 0.4 / 0.510825624 =
+ *   0.00783046. At that loss, staying costs exactly exit_cost on average
+ * over a uniform share U of the others leaving first: checked by a
+ * midpoint rule on E[L / (S (1 - phi U))], independent of the closed form. */
+Test(lenders, auto_threshold_from_payoff, .init = make_dir,
+     .fini = remove_dir) {
+  write_file("prices.csv", "time,ETH\n0,3000\n");
+  write_file("book.csv", two_accounts);
+  sch_config cfg;
+  sch_loanbook book;
+  load_world("lenders:\n  exit_cost: 0.01\n"
+             "  assets: {USDC: {supply: 30000}}\n"
+             "  cohorts:\n"
+             "    - {share: 0.3, threshold: auto}\n"
+             "    - {share: 0.5, threshold: auto}\n"
+             "    - {share: 0.1, threshold: 0.2}\n",
+             &cfg, &book);
+  sch_scenario sc;
+  sch_error err = {{0}};
+  cr_assert_eq(sch_scenario_build(&cfg, &book, &sc, &err), SCH_OK, "%s",
+               err.msg);
+  const double *thr = sc.market.cohort_threshold;
+  cr_expect(fabs(thr[0] - 0.00654814) < 1e-8, "%.9g", thr[0]);
+  cr_expect(fabs(thr[1] - 0.00783046) < 1e-8, "%.9g", thr[1]);
+  cr_expect_eq(thr[2], 0.2);
+  const double phi[2] = {0.6, 0.4};
+  for (int c = 0; c < 2; c++) {
+    double mean = 0.0;
+    enum { N = 100000 };
+    for (int i = 0; i < N; i++)
+      mean += thr[c] / (1.0 - phi[c] * (i + 0.5) / N) / N;
+    cr_expect(fabs(mean - 0.01) < 1e-9, "cohort %d: E[loss] %.12g", c, mean);
+  }
+  sch_scenario_free(&sc);
+  sch_loanbook_free(&book);
+  sch_config_free(&cfg);
+}
+
 /* ---- liquidity flight ---------------------------------------------------- */
 
 /* Steps 1..k of path 0 by hand (no account is ever at risk: no sales), so
@@ -466,6 +507,11 @@ Test(lenders, bad_inputs, .init = make_dir, .fini = remove_dir) {
   expect_bad("lenders: {assets: {USDC: {supply: 20000}}}\n",
              "lenders.assets.USDC.supply 20000 is below the loan book's "
              "USDC borrows 24000");
+  expect_bad("lenders:\n  assets: {USDC: {supply: 1e6}}\n"
+             "  cohorts: [{share: 0.5, threshold: soon}]\n",
+             "world.yaml:20:37:");
+  expect_bad("lenders: {exit_cost: 2, assets: {USDC: {supply: 1e6}}}\n",
+             "world.yaml:18:22: lenders.exit_cost = 2 is out of range");
   expect_bad("liquidity_flight: {floor: 0}\n", "world.yaml:18:27:");
   expect_bad("liquidity_flight: {half_life: -1m}\n", "world.yaml:18:31:");
   expect_bad("liquidity_flight: {assets: {USDC: {floor: 0.5}}}\n",
@@ -485,6 +531,7 @@ Test(lenders, resolved_round_trip, .init = make_dir, .fini = remove_dir) {
              "  cohorts:\n"
              "    - {share: 0.25, threshold: 0.001, noise: 0.0003}\n"
              "    - {share: 0.5, threshold: 0.02, withdraw: 0.1}\n"
+             "    - {share: 0.1, threshold: auto}\n"
              "liquidity_flight:\n"
              "  sensitivity_drawdown: 3\n  sensitivity_vol: 0.5\n"
              "  floor: 0.3\n  half_life: 2h\n  vol_window: 30m\n"
@@ -498,7 +545,9 @@ Test(lenders, resolved_round_trip, .init = make_dir, .fini = remove_dir) {
   cr_expect(!b.lenders.run && b.lenders.present);
   cr_expect_eq(b.lenders.utilisation[1], 0.85);
   cr_expect_eq(b.lenders.supply_units[0], 12.5);
-  cr_expect_eq(b.lenders.n_cohorts, 2);
+  cr_expect_eq(b.lenders.n_cohorts, 3);
+  cr_expect(b.lenders.cohorts[2].threshold_auto &&
+            !b.lenders.cohorts[1].threshold_auto);
   cr_expect(memcmp(&a.lenders, &b.lenders, sizeof a.lenders) == 0);
   cr_expect(memcmp(&a.liquidity_flight, &b.liquidity_flight,
                    sizeof a.liquidity_flight) == 0);

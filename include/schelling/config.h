@@ -244,6 +244,7 @@ typedef struct sch_backstop_spec {
 typedef struct sch_cohort_spec {
   double share;     /**< of every lent asset's supply, in (0,1] */
   double threshold; /**< withdraws once signal >= threshold (>= 0) */
+  bool threshold_auto; /**< `threshold: auto`: derived from exit_cost */
   double noise;     /**< stdev of the signal's noise (>= 0) */
   double withdraw;  /**< share of its deposit claimed per step, in (0,1] */
 } sch_cohort_spec;
@@ -253,6 +254,7 @@ typedef struct sch_cohort_spec {
 typedef struct sch_lenders_spec {
   bool present; /**< the section is given */
   bool run;     /**< false: cohorts never withdraw (accounting only) */
+  double exit_cost; /**< cost of leaving per unit, for auto thresholds */
   /** Supply per lent asset, units; 0 = not lent by these lenders. Given as
    *  `supply`, or as `utilisation` (then src/scenario.c derives the supply
    *  from the book's borrows and supply_units stays 0). */
