@@ -402,6 +402,69 @@ Test(lenders, higher_threshold_never_raises_withdrawals) {
   cr_expect(runs > 0 && differ > 0, "runs %d, differ %d", runs, differ);
 }
 
+/* Withdrawn share of paths 0..n-1 of the hand world with one cohort of the
+ * whole supply (threshold thr, noise sd, all at once). The price touches
+ * 1500 for one step only (step 60): the recognised loss is 3000 / 30000 =
+ * 0.1 at that step and 0 at every other. The replay is the same for every
+ * path; only the path's lender stream differs. */
+static void one_dip_paths(double thr, double sd, int n, double *withdrawn) {
+  write_file("prices.csv", "time,ETH\n0,3000\n1h,1500\n3660,3000\n");
+  write_file("book.csv", two_accounts);
+  char tail[512];
+  snprintf(tail, sizeof tail,
+           "liquidators: {enabled: false}\n"
+           "lenders:\n  assets: {USDC: {supply: 30000}}\n"
+           "  cohorts: [{share: 1, threshold: %.17g, noise: %.17g}]\n",
+           thr, sd);
+  sch_config cfg;
+  sch_loanbook book;
+  load_world(tail, &cfg, &book);
+  sch_scenario sc;
+  sch_error err = {{0}};
+  cr_assert_eq(sch_scenario_build(&cfg, &book, &sc, &err), SCH_OK, "%s",
+               err.msg);
+  sch_cascade_ref_ws *ws = NULL;
+  double m[SCH_MAX_METRICS];
+  for (int p = 0; p < n; p++) {
+    run_reference(&sc, (uint64_t)p, m, &ws);
+    withdrawn[p] = m[xm(SCH_XM_WITHDRAWN_SHARE)];
+  }
+  sch_cascade_ref_ws_free(ws);
+  sch_scenario_free(&sc);
+  sch_loanbook_free(&book);
+  sch_config_free(&cfg);
+}
+
+/* More noise is not monotone path by path (docs/model.md 6c). Threshold
+ * 0.099, just under the dip's 0.1: without noise every path withdraws the
+ * idle 6000 (0.2); with noise 0.001 a path whose normal at step 60 is below
+ * -1 misses the dip and never withdraws (at every other step the signal
+ * would need a normal above 99). Threshold 0.101, just over it: without
+ * noise nobody leaves; with noise a normal above +1 at step 60 triggers. So
+ * on common random numbers noise lowers the withdrawn share on some paths
+ * and raises it on others. */
+Test(lenders, noise_is_not_monotone, .init = make_dir, .fini = remove_dir) {
+  enum { N = 64 };
+  double quiet[N], noisy[N];
+  int lower = 0, higher = 0;
+  one_dip_paths(0.099, 0.0, N, quiet);
+  one_dip_paths(0.099, 0.001, N, noisy);
+  for (int p = 0; p < N; p++) {
+    EXPECT_CLOSE(quiet[p], 0.2);
+    cr_expect(noisy[p] == 0.0 || noisy[p] == quiet[p]);
+    lower += noisy[p] < quiet[p];
+  }
+  one_dip_paths(0.101, 0.0, N, quiet);
+  one_dip_paths(0.101, 0.001, N, noisy);
+  for (int p = 0; p < N; p++) {
+    cr_expect_eq(quiet[p], 0.0);
+    higher += noisy[p] > quiet[p];
+  }
+  /* P(z < -1) = P(z > 1) = 0.159: about 10 of 64 paths each way */
+  cr_expect(lower > 0 && lower < N, "lower on %d paths", lower);
+  cr_expect(higher > 0 && higher < N, "higher on %d paths", higher);
+}
+
 /* ---- everything off: the engine unchanged -------------------------------- */
 
 /* The default world with `lenders:` present but no cohorts and flight
