@@ -337,23 +337,25 @@ Test(lenders, flight_volatility_term, .init = make_dir, .fini = remove_dir) {
 
 /* configs/bank-run.yaml with its thresholds multiplied by `factor`: the
  * per-path withdrawn share and bad debt of paths 0..n-1. */
-static void bank_run_paths(double factor, int n, double *withdrawn,
+static void bank_run_paths(double factor, bool flight, int n, double *withdrawn,
                            double *bad_debt, double *stranded) {
   const char *root = getenv("SCHELLING_SOURCE_ROOT");
   cr_assert(root, "run through meson test");
   char path[1024], o[3][64];
   snprintf(path, sizeof path, "%s/configs/bank-run.yaml", root);
   static const double thresholds[3] = {0.0005, 0.003, 0.01};
-  const char *overrides[3];
+  const char *overrides[4];
   for (int c = 0; c < 3; c++) {
     snprintf(o[c], sizeof o[c], "lenders.cohorts.%d.threshold=%.17g", c,
              thresholds[c] * factor);
     overrides[c] = o[c];
   }
+  overrides[3] = flight ? "liquidity_flight.enabled=true"
+                        : "liquidity_flight.enabled=false";
   sch_config cfg;
   sch_loanbook book;
   sch_error err = {{0}};
-  cr_assert_eq(sch_config_load(path, overrides, 3, &cfg, &err), SCH_OK, "%s",
+  cr_assert_eq(sch_config_load(path, overrides, 4, &cfg, &err), SCH_OK, "%s",
                err.msg);
   for (int c = 0; c < 3; c++)
     EXPECT_CLOSE(cfg.lenders.cohorts[c].threshold, thresholds[c] * factor);
@@ -386,9 +388,9 @@ static void bank_run_paths(double factor, int n, double *withdrawn,
 Test(lenders, higher_threshold_never_raises_withdrawals) {
   enum { N = 300 };
   static double w1[N], w2[N], w3[N], b1[N], b2[N], b3[N], s1[N], s2[N], s3[N];
-  bank_run_paths(0.5, N, w1, b1, s1);
-  bank_run_paths(1.0, N, w2, b2, s2);
-  bank_run_paths(2.0, N, w3, b3, s3);
+  bank_run_paths(0.5, true, N, w1, b1, s1);
+  bank_run_paths(1.0, true, N, w2, b2, s2);
+  bank_run_paths(2.0, true, N, w3, b3, s3);
   int runs = 0, differ = 0;
   for (int p = 0; p < N; p++) {
     cr_expect(w2[p] <= w1[p], "path %d: %g > %g", p, w2[p], w1[p]);
@@ -463,6 +465,26 @@ Test(lenders, noise_is_not_monotone, .init = make_dir, .fini = remove_dir) {
   /* P(z < -1) = P(z > 1) = 0.159: about 10 of 64 paths each way */
   cr_expect(lower > 0 && lower < N, "lower on %d paths", lower);
   cr_expect(higher > 0 && higher < N, "higher on %d paths", higher);
+}
+
+/* Liquidity flight does not raise the withdrawn share path by path: it
+ * thins the venue, so liquidators repay less (less cash comes back to pay
+ * claims) while losses, and so signals, grow. On configs/bank-run.yaml
+ * flight lowers the withdrawn share on some paths; the bad debt differs
+ * too (flight changes the liquidations), so there is no per-path order to
+ * assert in either direction (docs/model.md 6c). */
+Test(lenders, flight_can_lower_withdrawals) {
+  enum { N = 1500 };
+  static double won[N], woff[N], bon[N], boff[N], son[N], soff[N];
+  bank_run_paths(1.0, true, N, won, bon, son);
+  bank_run_paths(1.0, false, N, woff, boff, soff);
+  int lower = 0, moved = 0;
+  for (int p = 0; p < N; p++) {
+    lower += won[p] < woff[p];
+    moved += bon[p] != boff[p];
+  }
+  cr_expect(lower > 0, "flight lowered the withdrawn share on %d paths", lower);
+  cr_expect(moved > 0);
 }
 
 /* ---- everything off: the engine unchanged -------------------------------- */
