@@ -291,6 +291,9 @@ void sch_normals_block(uint64_t seed, uint64_t first, int64_t n_pairs,
   }
 }
 
+typedef double d8 __attribute__((vector_size(64)));
+typedef float f8 __attribute__((vector_size(32)));
+
 /* x(k) = (drift + scale (C z_k)) + x(k-1) per lane, with the lane-vector
  * loop innermost; jumps (sorted by step) join the increment before the
  * running sum, so the operations per lane are the reference's, in its
@@ -310,16 +313,23 @@ static void block_fused(const sch_path_model *m, const float *z,
     const double *sk = scale + k * SCH_LANES;
     double *xk = x + k * row;
     for (int r = 0; r < nr; r++) {
-      double shock[SCH_LANES];
-      for (int l = 0; l < SCH_LANES; l++)
-        shock[l] = 0.0;
+      /* explicit vectors: with plain lane loops GCC unrolled the 16 lanes
+       * into scalar code */
+      d8 shock[SCH_LANES / 8] = {{0.0}};
       for (int q = 0; q <= r; q++) {
         const double c = m->chol_scaled[r][q];
-        for (int l = 0; l < SCH_LANES; l++)
-          shock[l] += c * (double)zk[q * SCH_LANES + l];
+        for (int h = 0; h < SCH_LANES / 8; h++) {
+          f8 zq;
+          memcpy(&zq, zk + q * SCH_LANES + 8 * h, sizeof zq);
+          shock[h] += c * __builtin_convertvector(zq, d8);
+        }
       }
-      for (int l = 0; l < SCH_LANES; l++)
-        xk[r * SCH_LANES + l] = m->drift_step[r] + sk[l] * shock[l];
+      for (int h = 0; h < SCH_LANES / 8; h++) {
+        d8 scale_h;
+        memcpy(&scale_h, sk + 8 * h, sizeof scale_h);
+        d8 inc = m->drift_step[r] + scale_h * shock[h];
+        memcpy(xk + r * SCH_LANES + 8 * h, &inc, sizeof inc);
+      }
     }
     for (; e < n_jumps && jumps[e].k == k; e++)
       xk[jumps[e].at] += jumps[e].size;
