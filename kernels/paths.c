@@ -249,16 +249,48 @@ static void lane_streams(uint64_t seed, uint64_t first, uint64_t *state,
   }
 }
 
+/* PCG32's XSH-RR output of a state (as sch_pcg32_next returns it). */
+static inline uint32_t pcg32_output(uint64_t old) {
+  uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
+  uint32_t rot = (uint32_t)(old >> 59u);
+  return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
+}
+
+/* Two pairs' draws come from states s, s M + inc, s M^2 + inc (M + 1) and
+ * s M^3 + inc (M^2 + M + 1), and the state after them, s M^4 + inc (M^3 +
+ * M^2 + M + 1), from s directly: each lane's chain of 64-bit multiplies
+ * (15 cycles each with AVX-512) is one step per two pairs instead of four.
+ * The same states modulo 2^64, so the same draws. */
 SCH_VECTOR_CLONES
 static void block_draws(uint64_t *state, const uint64_t *inc, int64_t n_pairs,
                         uint32_t *draws) {
-  for (int64_t j = 0; j < n_pairs; j++) {
-    uint32_t *a = draws + 2 * j * SCH_LANES, *b = a + SCH_LANES;
+  const uint64_t m1 = SCH_PCG32_MULT, m2 = m1 * m1, m3 = m2 * m1,
+                 m4 = m2 * m2;
+  uint64_t inc2[SCH_LANES], inc3[SCH_LANES], inc4[SCH_LANES];
+  for (int l = 0; l < SCH_LANES; l++) {
+    inc2[l] = inc[l] * m1 + inc[l];
+    inc3[l] = inc2[l] * m1 + inc[l];
+    inc4[l] = inc3[l] * m1 + inc[l];
+  }
+  int64_t j = 0;
+  for (; j + 1 < n_pairs; j += 2) {
+    uint32_t *a = draws + 2 * j * SCH_LANES;
     for (int l = 0; l < SCH_LANES; l++) {
-      sch_pcg32 rng = {state[l], inc[l]};
-      a[l] = sch_pcg32_next(&rng);
-      b[l] = sch_pcg32_next(&rng);
-      state[l] = rng.state;
+      uint64_t s = state[l];
+      a[l] = pcg32_output(s);
+      a[SCH_LANES + l] = pcg32_output(s * m1 + inc[l]);
+      a[2 * SCH_LANES + l] = pcg32_output(s * m2 + inc2[l]);
+      a[3 * SCH_LANES + l] = pcg32_output(s * m3 + inc3[l]);
+      state[l] = s * m4 + inc4[l];
+    }
+  }
+  for (; j < n_pairs; j++) { /* an odd last pair */
+    uint32_t *a = draws + 2 * j * SCH_LANES;
+    for (int l = 0; l < SCH_LANES; l++) {
+      uint64_t s = state[l];
+      a[l] = pcg32_output(s);
+      a[SCH_LANES + l] = pcg32_output(s * m1 + inc[l]);
+      state[l] = s * m2 + inc2[l];
     }
   }
 }
