@@ -441,11 +441,14 @@ static int run_mpi(cli_options *o) {
   sch_h5_abort(&probe);
   if (!sch_mpi_all(st == SCH_OK))
     return rank == 0 && st != SCH_OK ? fail(st, &err) : SCH_ERR_INPUT;
-  long job = sch_mpi_broadcast((long)getpid());
+  /* Part names depend only on the output and the rank: a part left by a
+   * job that was killed (mpirun's SIGKILL after its SIGTERM can catch a
+   * finished rank waiting for the others) is overwritten by the resumed
+   * job and removed with its own parts. */
   const char *slash = strrchr(final, '/');
-  snprintf(part, sizeof part, "%.*s.%s.rank%d.%ld.h5",
+  snprintf(part, sizeof part, "%.*s.%s.rank%d.h5",
            slash ? (int)(slash - final + 1) : 0, final,
-           slash ? slash + 1 : final, rank, job);
+           slash ? slash + 1 : final, rank);
   bool quiet = o->quiet;
   o->out = part;
   o->shard = rank;
@@ -467,9 +470,9 @@ static int run_mpi(cli_options *o) {
     const char **parts = calloc((size_t)ranks, sizeof *parts);
     char(*names)[SCH_PATH_MAX + 64] = calloc((size_t)ranks, sizeof *names);
     for (int r = 0; parts && names && r < ranks; r++) {
-      snprintf(names[r], sizeof names[r], "%.*s.%s.rank%d.%ld.h5",
+      snprintf(names[r], sizeof names[r], "%.*s.%s.rank%d.h5",
                slash ? (int)(slash - final + 1) : 0, final,
-               slash ? slash + 1 : final, r, job);
+               slash ? slash + 1 : final, r);
       parts[r] = names[r];
     }
     st = parts && names ? sch_shard_merge(parts, ranks, final, true, &err)

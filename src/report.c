@@ -560,10 +560,13 @@ typedef struct contagion_pair {
 
 static bool contagion_at(const result_file *r, const metric_summary *joint,
                          int p, contagion_pair *c) {
-  const char *names = joint->name + strlen("joint_shortfall.");
+  static const char prefix[] = "joint_shortfall.";
+  if (strncmp(joint->name, prefix, sizeof prefix - 1) != 0)
+    return false; /* also keeps the pointer below inside shorter names */
+  const char *names = joint->name + sizeof prefix - 1;
   const char *dot = strchr(names, '.');
-  if (strncmp(joint->name, "joint_shortfall.", 16) != 0 || !dot ||
-      (size_t)(dot - names) >= sizeof c->a || strlen(dot + 1) >= sizeof c->b)
+  if (!dot || (size_t)(dot - names) >= sizeof c->a ||
+      strlen(dot + 1) >= sizeof c->b)
     return false;
   snprintf(c->a, sizeof c->a, "%.*s", (int)(dot - names), names);
   snprintf(c->b, sizeof c->b, "%s", dot + 1);
