@@ -384,6 +384,44 @@ Test(cli, bad_loan_books_exit_2_with_line) {
   }
 }
 
+/* Several protocols: a bad book of the second protocol fails validate and
+ * run alike, one line naming its file and line, nothing else printed and
+ * no file written. */
+Test(cli, bad_book_of_a_second_protocol_exits_2) {
+  write_book();
+  char cfg[4096];
+  const char *cut = strstr(good_config, "protocol:\n");
+  int n = snprintf(cfg, sizeof cfg, "%.*s", (int)(cut - good_config),
+                   good_config);
+  n += snprintf(cfg + n, sizeof cfg - (size_t)n, "%s",
+                "protocols:\n"
+                "  - name: A\n"
+                "    protocol: {assets: {ETH: {liquidation_threshold: 0.8, "
+                "liquidation_bonus: 0.05}}}\n"
+                "    loanbook: {file: book.csv}\n"
+                "  - name: B\n"
+                "    protocol: {assets: {ETH: {liquidation_threshold: 0.8, "
+                "liquidation_bonus: 0.05}}}\n"
+                "    loanbook: {file: b.csv}\n"
+                "output: {file: out.h5}\n");
+  write_file("multi.yaml", cfg, (size_t)n);
+  const char *bad = "account,ETH_collateral,USDC_debt\na,1,2x\n";
+  write_file("b.csv", bad, strlen(bad));
+  cr_expect_eq(RUN("validate", "multi.yaml"), 2, "%s", err_text);
+  cr_expect_str_eq(out_text, "");
+  cr_expect(strstr(err_text, "b.csv:2:") != NULL, "%s", err_text);
+  cr_expect_eq(count_lines(err_text), 1, "%s", err_text);
+  cr_expect_eq(RUN("run", "multi.yaml", "--quiet"), 2, "%s", err_text);
+  cr_expect(strstr(err_text, "b.csv:2:") != NULL, "%s", err_text);
+  cr_expect_eq(count_outputs(), 0);
+  /* and with a good book both protocols are summarised */
+  const char *good = "account,ETH_collateral,USDC_debt\na,1,2\n";
+  write_file("b.csv", good, strlen(good));
+  cr_expect_eq(RUN("validate", "multi.yaml"), 0, "%s", err_text);
+  cr_expect(strstr(out_text, "B: loan book: 1 accounts") != NULL, "%s",
+            out_text);
+}
+
 /* Every /summary and /paths dataset equal bit for bit. */
 static void expect_same_datasets(hid_t a, hid_t b, const char *group) {
   for (size_t m = 0; m < sizeof metrics / sizeof *metrics; m++) {
