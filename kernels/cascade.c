@@ -1155,17 +1155,38 @@ enum { SCREEN_LANES = 64 };
 
 /* The oracle trigger rule for one lane and asset, exactly as oracle_check
  * decides it on a path without impact; returns true when it observes. */
+/* The screen needs no observed price, only whether an observation happens:
+ * the last observation is kept as its log (last_lm) and its price exp(last_lm)
+ * is computed only when the exact rule has to decide (*last_obs is NaN until
+ * then; exp is a function, so a later exp gives the same bits). Outside a
+ * slightly wide band, ln(1 - dev) - 1e-9 .. ln(1 + dev) + 1e-9 around the
+ * last observation, the exact rule surely triggers: the ratio of the two exp
+ * values is within a few 1e-16 of exp(lm - last_lm), far inside the 1e-9
+ * margin (the same argument as the narrow band's, observation_band). */
 static bool screen_observe(const sch_market_model *mm, const sch_cascade_ws *ws,
                            int i, int64_t k, double lm, double *last_obs,
-                           int64_t *last_step, double *lo, double *hi) {
+                           double *last_lm, int64_t *last_step, double *lo,
+                           double *hi) {
   bool heartbeat = k - *last_step >= ws->heartbeat_steps[i];
   if (!heartbeat && lm > *lo && lm < *hi)
     return false;
-  double m = exp(lm);
-  if (!heartbeat && fabs(m / *last_obs - 1.0) < mm->oracle_deviation[i])
-    return false;
+  double dev = mm->oracle_deviation[i];
+  bool sure = heartbeat;
+  if (!sure && dev > 0.0) {
+    double d = lm - *last_lm;
+    sure = d >= ws->log1p_up[i] + 1e-9 ||
+           (dev < 1.0 && d <= ws->log1p_down[i] - 1e-9);
+  }
+  if (!sure) {
+    if (isnan(*last_obs))
+      *last_obs = exp(*last_lm);
+    double m = exp(lm);
+    if (fabs(m / *last_obs - 1.0) < dev)
+      return false;
+  }
   observation_band(mm, ws, i, lm, lo, hi);
-  *last_obs = m;
+  *last_obs = NAN;
+  *last_lm = lm;
   *last_step = k;
   return true;
 }
@@ -1190,7 +1211,7 @@ static bool screen_lane_quiet(const sch_market_model *mm, const double *r_min,
 
 /* One asset's oracle state and price extremes over the screened lanes. */
 typedef struct screen_oracle {
-  double *last_obs, *lo, *hi;
+  double *last_obs, *last_lm, *lo, *hi;
   int64_t *last_step;
   double *x_min, *x_max, *updates;
 } screen_oracle;
@@ -1227,8 +1248,9 @@ screen_asset(const sch_market_model *mm, const sch_cascade_ws *ws, int i,
       continue;
     for (int l = 0; l < L; l++)
       if (!(xk[l] > lo[l] && xk[l] < hi[l]) || last[l] <= hb)
-        s->updates[l] += screen_observe(mm, ws, i, k, xk[l], &s->last_obs[l],
-                                        &last[l], &lo[l], &hi[l]);
+        s->updates[l] +=
+            screen_observe(mm, ws, i, k, xk[l], &s->last_obs[l],
+                           &s->last_lm[l], &last[l], &lo[l], &hi[l]);
   }
   for (int l = 0; l < L; l++) {
     s->x_min[l] = mn[l];
@@ -1260,6 +1282,7 @@ int sch_cascade_screen(const sch_market_model *mm, int n_risky,
     return 0;
   }
   double last_obs[SCH_K_MAX_ASSETS][SCREEN_LANES];
+  double last_lm[SCH_K_MAX_ASSETS][SCREEN_LANES];
   double lo[SCH_K_MAX_ASSETS][SCREEN_LANES], hi[SCH_K_MAX_ASSETS][SCREEN_LANES];
   double x_min[SCH_K_MAX_ASSETS][SCREEN_LANES];
   double x_max[SCH_K_MAX_ASSETS][SCREEN_LANES];
@@ -1272,7 +1295,8 @@ int sch_cascade_screen(const sch_market_model *mm, int n_risky,
     double lo0, hi0;
     observation_band(mm, ws, i, ws->log_price0[i], &lo0, &hi0);
     for (int l = 0; l < L; l++) {
-      last_obs[r][l] = mm->price0[i];
+      last_obs[r][l] = mm->price0[i]; /* not exp(ln S(0)) */
+      last_lm[r][l] = ws->log_price0[i];
       lo[r][l] = lo0;
       hi[r][l] = hi0;
       last_step[r][l] = 0;
@@ -1283,7 +1307,7 @@ int sch_cascade_screen(const sch_market_model *mm, int n_risky,
    * and the update counts are whole numbers, exact in any order */
   for (int a = 0; a < ws->n_risky_assets; a++) {
     int i = ws->risky[a], r = mm->slot_of_asset[i];
-    screen_oracle s = {last_obs[r], lo[r], hi[r], last_step[r], x_min[r],
+    screen_oracle s = {last_obs[r], last_lm[r], lo[r], hi[r], last_step[r], x_min[r],
                        x_max[r], updates};
     if (L == SCH_LANES)
       screen_asset_block(mm, ws, i, x + r * L, (int64_t)n_risky * L, &s);
