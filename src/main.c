@@ -96,6 +96,7 @@ typedef struct cli_options {
   const char *checkpoint;  /* --checkpoint FILE */
   bool keep_checkpoint;    /* MPI: a finished rank keeps a final checkpoint
                               until the whole job has succeeded */
+  bool part_output;        /* MPI: -o is this rank's part file */
   double checkpoint_every; /* seconds */
   bool resume;
   bool force, quiet, json;
@@ -271,7 +272,7 @@ static sch_status write_checkpoint(void *ctx, const sch_results *res,
   if (!final && now - c->last < c->o->checkpoint_every)
     return SCH_OK;
   sch_h5_writer *w = NULL;
-  sch_status st = sch_h5_open(c->o->checkpoint, true, &w, err);
+  sch_status st = sch_h5_open_owned(c->o->checkpoint, &w, err);
   if (st == SCH_OK)
     st = write_result(c->cfg, c->sweep, res, w, c->o->shard,
                       c->o->shards > 0 ? c->o->shards : 1, err);
@@ -355,7 +356,8 @@ static int run_job(cli_options *op) {
   if (st == SCH_OK)
     st = check_checkpoint_options(&o, cfg, &err);
   if (st == SCH_OK)
-    st = sch_h5_open(cfg->output.file, o.force, &w, &err);
+    st = o.part_output ? sch_h5_open_owned(cfg->output.file, &w, &err)
+                       : sch_h5_open(cfg->output.file, o.force, &w, &err);
   checkpointer ck = {&o, cfg, &in.sweep, seconds_now(), false};
   if (st == SCH_OK) {
     sch_run_options opt = {
@@ -382,7 +384,7 @@ static int run_job(cli_options *op) {
   if (st == SCH_OK && o.checkpoint && o.keep_checkpoint)
     st = write_checkpoint(&ck, res, true, &err); /* its whole shard */
   else if (st == SCH_OK && o.checkpoint)
-    unlink(o.checkpoint); /* the result supersedes it */
+    sch_h5_remove_owned(o.checkpoint); /* the result supersedes it */
   if (st != SCH_OK && ck.final_written) {
     fprintf(stderr,
             "schelling: interrupted; checkpoint written to %s (run again with "
@@ -454,6 +456,7 @@ static int run_mpi(cli_options *o) {
   o->shard = rank;
   o->shards = ranks;
   o->force = true;
+  o->part_output = true;
   o->quiet = true;
   if (o->checkpoint) { /* one checkpoint per rank */
     snprintf(ck, sizeof ck, "%s.rank%d", o->checkpoint, rank);
@@ -486,9 +489,9 @@ static int run_mpi(cli_options *o) {
   rc = (int)sch_mpi_broadcast(rc != 0 ? rc : (ok ? 0 : SCH_ERR_RUNTIME));
   if (!ok && checkpointed)
     rc = SCH_EXIT_CHECKPOINTED;
-  unlink(part); /* after the merge: the broadcast waited for rank 0 */
+  sch_h5_remove_owned(part); /* after the merge: the broadcast waited */
   if (rc == 0 && o->checkpoint)
-    unlink(o->checkpoint); /* the merged result supersedes every rank's */
+    sch_h5_remove_owned(o->checkpoint); /* the merged result supersedes it */
   return rc;
 }
 

@@ -187,10 +187,14 @@ static sch_status check_destination(const char *final_path, bool force,
   return SCH_OK;
 }
 
-static char *temp_name(const char *dir, const char *base) {
+/* `.<base>.tmp.<pid>`, or `.<base>.tmp` for a file only one process of a
+ * job writes (see sch_h5_open_owned). */
+static char *temp_name(const char *dir, const char *base, bool owned) {
   size_t len = strlen(dir) + strlen(base) + 64;
   char *tmp = malloc(len);
-  if (tmp)
+  if (tmp && owned)
+    snprintf(tmp, len, "%s/.%s.tmp", dir, base);
+  else if (tmp)
     snprintf(tmp, len, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
   return tmp;
 }
@@ -214,8 +218,8 @@ static hid_t create_file(const char *tmp_path) {
   return file;
 }
 
-sch_status sch_h5_open(const char *final_path, bool force, sch_h5_writer **out,
-                       sch_error *err) {
+static sch_status open_writer(const char *final_path, bool force, bool owned,
+                              sch_h5_writer **out, sch_error *err) {
   *out = NULL;
   h5_quiet();
   if (!final_path || !*final_path)
@@ -234,7 +238,7 @@ sch_status sch_h5_open(const char *final_path, bool force, sch_h5_writer **out,
   if (st != SCH_OK)
     goto done;
   w->final_path = strdup(final_path);
-  w->tmp_path = temp_name(dir, base);
+  w->tmp_path = temp_name(dir, base, owned);
   if (!w->final_path || !w->tmp_path) {
     st = sch_fail(err, SCH_ERR_RUNTIME, "out of memory opening %s", final_path);
     goto done;
@@ -250,6 +254,28 @@ done:
   else
     *out = w;
   return st;
+}
+
+sch_status sch_h5_open(const char *final_path, bool force, sch_h5_writer **out,
+                       sch_error *err) {
+  return open_writer(final_path, force, false, out, err);
+}
+
+sch_status sch_h5_open_owned(const char *final_path, sch_h5_writer **out,
+                             sch_error *err) {
+  return open_writer(final_path, true, true, out, err);
+}
+
+void sch_h5_remove_owned(const char *final_path) {
+  char *dir = path_part(final_path, true);
+  char *base = path_part(final_path, false);
+  char *tmp = dir && base ? temp_name(dir, base, true) : NULL;
+  unlink(final_path);
+  if (tmp)
+    unlink(tmp);
+  free(tmp);
+  free(dir);
+  free(base);
 }
 
 static void close_streams(sch_h5_writer *w) {

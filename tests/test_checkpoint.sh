@@ -46,8 +46,13 @@ rc=$?
 set -e
 [ "$rc" -eq 2 ] || { echo "per_path with checkpoint: exit $rc"; exit 1; }
 
+# A process killed while writing a checkpoint (SIGKILL after the batch
+# system's grace time) leaves its temporary file: the resumed run overwrites
+# it and removes it with the checkpoint.
+echo stale > .ck.h5.tmp
 "$bin" run $small --quiet -o resumed.h5 --checkpoint ck.h5 --resume
 [ ! -e ck.h5 ] || { echo "the checkpoint outlived the result"; exit 1; }
+[ ! -e .ck.h5.tmp ] || { echo "a stale temporary checkpoint was left"; exit 1; }
 "$py" - full.h5 resumed.h5 <<'PY'
 import sys, h5py
 a, b = (h5py.File(p, "r") for p in sys.argv[1:3])

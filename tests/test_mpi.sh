@@ -56,10 +56,17 @@ set -e
 [ ! -e long-two.h5 ] || { echo "an interrupted mpirun left its output"; exit 1; }
 [ -e ck.h5.rank0 ] && [ -e ck.h5.rank1 ] ||
   { echo "per-rank checkpoints missing"; ls -a; cat ck-err.txt; exit 1; }
+# mpirun sends SIGKILL a second after SIGTERM: a rank caught writing its
+# checkpoint or part leaves the temporary file, which the resumed job
+# overwrites and removes.
+echo stale > .ck.h5.rank1.tmp
+echo stale > ..long-two.h5.rank0.h5.tmp
 $mpi "$bin" run $long --quiet --threads 1 -o long-two.h5 --checkpoint ck.h5 \
   --resume
 [ ! -e ck.h5.rank0 ] && [ ! -e ck.h5.rank1 ] ||
   { echo "checkpoints outlived the result"; exit 1; }
+ls -a | grep -q 'rank' &&
+  { echo "temporary files outlived the result"; ls -a; exit 1; }
 "$py" - long-one.h5 long-two.h5 <<'PY'
 import sys, h5py
 a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
@@ -78,5 +85,5 @@ $mpi "$bin" run $small --quiet -o missing-dir/x.h5 2>err.txt
 rc=$?
 set -e
 [ "$rc" -ne 0 ] || { echo "unwritable output accepted"; exit 1; }
-ls -a | grep -q 'rank' && { echo "part files left after a failure"; exit 1; }
+ls -a | grep -q 'rank' && { echo "part files left after a failure"; ls -a; cat err.txt; exit 1; }
 echo "mpi: ok"

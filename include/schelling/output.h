@@ -47,6 +47,26 @@ sch_status sch_h5_open(const char *final_path, bool force, sch_h5_writer **out,
                        sch_error *err);
 
 /**
+ * Open a writer, overwriting, for a file that only one process of a job
+ * writes (a checkpoint, an MPI rank's part file). Its temporary file,
+ * `.<name>.tmp`, carries no process id: one left by a process killed while
+ * writing (mpirun sends SIGKILL a second after SIGTERM) is overwritten by
+ * the next write and removed by sch_h5_remove_owned.
+ * @param final_path the file name
+ * @param out        the writer
+ * @param err        message on failure
+ * @return SCH_OK; SCH_ERR_RUNTIME if the directory is not writable
+ */
+sch_status sch_h5_open_owned(const char *final_path, sch_h5_writer **out,
+                             sch_error *err);
+
+/**
+ * Remove a file written with sch_h5_open_owned and its temporary file.
+ * @param final_path the file name
+ */
+void sch_h5_remove_owned(const char *final_path);
+
+/**
  * Write the root attributes.
  * @param w writer
  * @param info values
