@@ -83,20 +83,54 @@ Test(paths, normals_block_equals_reference) {
   }
 }
 
-/* The polynomial log/sin/cos against libm. */
+/* The approximations against double-precision libm: -2 ln(1 + t) on every
+ * float m = 1 + t in [2/3, 4/3); -2 ln u over a grid of draws (against the
+ * log of the same float u: rounding u to float is the draw, not an error);
+ * cos and sin of the octant over a grid of angles; and the normals
+ * themselves against double-precision Box-Muller on the same u and angle. */
+static double exact_angle(uint32_t b) {
+  return (double)(b & 0x1fffffffu) * (0.78539816339744831 * 0x1p-29);
+}
+
 Test(paths, float_math_accuracy) {
-  double worst_log = 0, worst_trig = 0;
-  for (uint32_t i = 1; i < (1u << 24); i += 97) {
-    float u = (float)i * 0x1p-24f;
-    double l = log((double)u);
-    worst_log = fmax(worst_log, fabs((double)sch_logf_poly(u) - l) / fmax(1e-3, fabs(l)));
-    float s, c;
-    sch_sincos_turns(u, &s, &c);
-    double th = 6.283185307179586 * (double)u;
-    worst_trig = fmax(worst_trig, fmax(fabs((double)s - sin(th)), fabs((double)c - cos(th))));
+  double worst_log1p = 0, worst_log = 0, worst_trig = 0, worst_z = 0;
+  for (uint32_t bits = 0x3f2aaaabu; bits < 0x3faaaaabu; bits++) {
+    float m = sch_bits_to_float(bits);
+    if (m == 1.0f)
+      continue;
+    double want = -2.0 * log((double)m);
+    worst_log1p = fmax(worst_log1p,
+                       fabs((double)sch_neg2log1p_poly(m - 1.0f) - want) /
+                           fabs(want));
   }
-  cr_expect(worst_log < 3e-7, "log relative error %g", worst_log);
-  cr_expect(worst_trig < 3e-7, "sin/cos absolute error %g", worst_trig);
+  uint32_t a = 0, b = 0;
+  for (int64_t i = 0; i < (1 << 22); i++) {
+    /* spread over all 2^32 draws, with the ends */
+    a = i < 2 ? (uint32_t)-i : a * 2891336453u + 1234567u;
+    b = i < 8 ? (uint32_t)(i << 29) - (uint32_t)(i & 1) : b * 1664525u + 1013904223u;
+    double u = (double)(float)(a | 1u) * 0x1p-32;
+    double w = -2.0 * log(u);
+    float wf = sch_neg2log_u(a);
+    worst_log = fmax(worst_log, w > 0 ? fabs((double)wf - w) / w : fabs((double)wf));
+    float c, s;
+    sch_cos_sin_octant(b, &c, &s);
+    double x = exact_angle(b);
+    worst_trig = fmax(worst_trig, fmax(fabs((double)c - cos(x)), fabs((double)s - sin(x))));
+    float z0, z1;
+    sch_box_muller_f(a, b, &z0, &z1);
+    double r = sqrt(w);
+    double zc = r * ((b >> 29) & 1u ? sin(x) : cos(x));
+    double zs = r * ((b >> 29) & 1u ? cos(x) : sin(x));
+    zc = (b >> 30) & 1u ? -zc : zc;
+    zs = (b >> 31) & 1u ? -zs : zs;
+    worst_z = fmax(worst_z, fmax(fabs((double)z0 - zc), fabs((double)z1 - zs)));
+  }
+  cr_log_info("-2 ln(1+t) rel %.3g, -2 ln u rel %.3g, cos/sin abs %.3g, normal abs %.3g",
+              worst_log1p, worst_log, worst_trig, worst_z);
+  cr_expect(worst_log1p < 3.5e-7, "-2 ln(1+t) relative error %g", worst_log1p);
+  cr_expect(worst_log < 4e-7, "-2 ln u relative error %g", worst_log);
+  cr_expect(worst_trig < 1.5e-7, "cos/sin absolute error %g", worst_trig);
+  cr_expect(worst_z < 1e-6, "normal absolute error %g", worst_z);
 }
 
 /* 4 million float normals: moments within 5 standard errors and the tail
