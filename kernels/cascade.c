@@ -53,6 +53,9 @@ struct sch_cascade_ws {
   int32_t *skipped_list;
   int64_t n_skipped;
   candidate *cand, *cand_tmp; /* cand_tmp: merge buffer */
+  candidate *cand_new; /* a collection's candidates of the groups it redoes */
+  uint8_t *group_dirty; /* an account of the group changed since the last
+                           collection */
   int64_t n_cand;
   pending_obs *pending; /* per asset ring of pending_cap */
   int64_t pending_cap;
@@ -107,6 +110,8 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
   ws->skipped_list = malloc(acc * sizeof(int32_t));
   ws->cand = malloc(acc * sizeof(candidate));
   ws->cand_tmp = malloc(acc * sizeof(candidate));
+  ws->cand_new = malloc(acc * sizeof(candidate));
+  ws->group_dirty = calloc((size_t)(mm->n_groups + 1), 1);
   ws->pending = malloc((size_t)(ws->pending_cap * nas) * sizeof(pending_obs));
   ws->log_gas_price_hist = malloc((size_t)(mm->n_steps + 1) * sizeof(double));
   for (int i = 0; i < mm->n_assets; i++) {
@@ -124,7 +129,8 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
       !ws->group_bound || !ws->touched_group || !ws->owing ||
       !ws->owing_base || !ws->owing_n || !ws->group_cursor ||
       !ws->touched_collateral || !ws->touched_debt || !ws->skipped ||
-      !ws->skipped_list || !ws->cand || !ws->cand_tmp || !ws->pending ||
+      !ws->skipped_list || !ws->cand || !ws->cand_tmp ||
+      !ws->cand_new || !ws->group_dirty || !ws->pending ||
       !ws->log_gas_price_hist ||
       (mm->reference_only && !(ws->ref = sch_cascade_ref_ws_create(mm)))) {
     sch_cascade_ws_free(ws);
@@ -160,6 +166,8 @@ void sch_cascade_ws_free(sch_cascade_ws *ws) {
   free(ws->skipped_list);
   free(ws->cand);
   free(ws->cand_tmp);
+  free(ws->cand_new);
+  free(ws->group_dirty);
   free(ws->pending);
   free(ws->log_gas_price_hist);
   sch_cascade_ref_ws_free(ws->ref);
@@ -204,6 +212,10 @@ typedef struct path_state {
   int64_t liquidations_in_step;
   double capital_left;
   bool candidates_valid;
+  /* what changed since the last collection: oracle prices (a mask of
+   * assets), or everything (a new path); accounts: ws->group_dirty */
+  uint32_t dirty_assets;
+  bool all_dirty;
   int64_t n_dormant; /* candidates known unprofitable until an observation */
   double *metrics;
 } path_state;
@@ -416,14 +428,44 @@ static double ratio_bound(const double *ratio, uint32_t num_mask,
 /* The accounts liquidatable now, worst HF first, ties by row order. Only
  * accounts the group bound cannot clear get an exact HF; a touched account
  * is bounded through its HF at S(0) prices (its signature can only shrink,
- * which keeps its group's bound valid). */
+ * which keeps its group's bound valid).
+ * Incremental: an account's HF depends only on the oracle prices of its
+ * group's assets and on its own amounts, which change only when it is
+ * liquidated. A group none of whose assets' oracle prices changed and none
+ * of whose accounts was liquidated since the last collection has the same
+ * candidates with the same HF bit for bit: they are kept from the last
+ * (sorted) list, the other groups are collected anew, sorted, and the two
+ * sorted lists merged. The order is a strict total order, so the result is
+ * the one a full collection and sort would give. */
 static void collect_candidates(path_state *ps) {
   const sch_market_model *mm = ps->mm;
   sch_cascade_ws *ws = ps->ws;
   const int64_t na = mm->n_assets;
-  ws->n_cand = 0;
-  ps->n_dormant = 0;
+  uint8_t *redo = ws->group_dirty;
+  int n_redo = 0;
   for (int g = 0; g < mm->n_groups; g++) {
+    const sch_book_group *grp = &mm->groups[g];
+    redo[g] |= ps->all_dirty ||
+               ((grp->collateral_mask | grp->debt_mask) & ps->dirty_assets);
+    n_redo += redo[g];
+  }
+  /* keep the clean groups' candidates, in their order */
+  int64_t n_keep = 0;
+  if (!ps->all_dirty) {
+    for (int64_t c = 0; c < ws->n_cand; c++) {
+      candidate cd = ws->cand[c];
+      if (!redo[mm->group_of_account[cd.account]]) {
+        cd.dormant = false;
+        ws->cand[n_keep++] = cd;
+      }
+    }
+  }
+  int64_t n_new = 0;
+  candidate *nc = ws->cand_new;
+  for (int g = 0; n_redo > 0 && g < mm->n_groups; g++) {
+    if (!redo[g])
+      continue;
+    redo[g] = 0;
     const sch_book_group *grp = &mm->groups[g];
     double bound = ratio_bound(ps->oracle_ratio, grp->debt_mask,
                                grp->collateral_mask, mm->n_assets);
@@ -439,7 +481,7 @@ static void collect_candidates(path_state *ps) {
         continue; /* touched: checked below with its current amounts */
       double hf = health(ps, mm->collateral + a * na, mm->debt + a * na, grp);
       if (hf < 1.0)
-        ws->cand[ws->n_cand++] = (candidate){hf, a, false};
+        nc[n_new++] = (candidate){hf, a, false};
     }
     const owing_entry *o = ws->owing + ws->owing_base[g];
     for (int64_t e = 0; e < ws->owing_n[g] && o[e].health0 < bound; e++) {
@@ -447,11 +489,29 @@ static void collect_candidates(path_state *ps) {
       double hf = health(ps, ws->touched_collateral + s * na,
                          ws->touched_debt + s * na, grp);
       if (hf < 1.0)
-        ws->cand[ws->n_cand++] =
-            (candidate){hf, ws->touched_account[s], false};
+        nc[n_new++] = (candidate){hf, ws->touched_account[s], false};
     }
   }
-  sort_candidates(ws->cand, ws->cand_tmp, ws->n_cand);
+  sort_candidates(nc, ws->cand_tmp, n_new);
+  if (n_keep == 0) {
+    memcpy(ws->cand, nc, (size_t)n_new * sizeof *nc);
+  } else if (n_new > 0) {
+    /* merge cand[0, n_keep) and nc[0, n_new) into cand_tmp, then swap */
+    candidate *dst = ws->cand_tmp, *kp = ws->cand;
+    int64_t i = 0, j = 0, o = 0;
+    while (i < n_keep && j < n_new)
+      dst[o++] = before(&nc[j], &kp[i]) ? nc[j++] : kp[i++];
+    while (i < n_keep)
+      dst[o++] = kp[i++];
+    while (j < n_new)
+      dst[o++] = nc[j++];
+    ws->cand_tmp = ws->cand;
+    ws->cand = dst;
+  }
+  ws->n_cand = n_keep + n_new;
+  ps->n_dormant = 0;
+  ps->dirty_assets = 0;
+  ps->all_dirty = false;
   ps->candidates_valid = true;
 }
 
@@ -495,6 +555,7 @@ static void set_observation_band(path_state *ps, int i, double price,
 static void set_oracle(path_state *ps, int i, double price) {
   ps->oracle[i] = price;
   ps->oracle_ratio[i] = price / ps->mm->price0[i];
+  ps->dirty_assets |= 1u << i;
   ps->candidates_valid = false;
 }
 
@@ -744,6 +805,7 @@ static bool try_liquidate(path_state *ps, candidate *cand) {
   mt[SCH_METRIC_LIQUIDATOR_PROFIT] += profit;
   ps->liquidations_in_step++;
   ps->capital_left -= repaid;
+  ps->ws->group_dirty[mm->group_of_account[a]] = 1;
   ps->candidates_valid = false;
   return true;
 }
@@ -820,6 +882,8 @@ static void init_path(path_state *ps) {
   ps->gas_max_k = -1;
   record_gas_price(ps);
   ps->candidates_valid = false;
+  ps->all_dirty = true;
+  ps->dirty_assets = 0;
   sch_metrics_init(ps->metrics, mm->n_assets);
 }
 
