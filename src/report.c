@@ -586,9 +586,12 @@ static bool contagion_at(const result_file *r, const metric_summary *joint,
 /* P(Y | X) and its binomial standard error over the N P(X) paths with X. */
 static void conditional(double p_both, double p_x, int64_t n, double *q,
                         double *se) {
-  double n_x = p_x * (double)n;
-  *q = p_x > 0 ? p_both / p_x : (double)NAN;
-  double var = *q * (1.0 - *q); /* q may round a hair above 1 */
+  /* the shares are counts over n: ratios of the counts, so that q is 1
+   * exactly (and its error 0) when every path with X has Y */
+  double n_x = nearbyint(p_x * (double)n);
+  double n_both = nearbyint(p_both * (double)n);
+  *q = n_x > 0 ? n_both / n_x : (double)NAN;
+  double var = *q * (1.0 - *q);
   *se = n_x > 0 ? sqrt(var > 0.0 ? var / n_x : 0.0) : (double)NAN;
 }
 
