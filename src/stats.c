@@ -380,7 +380,11 @@ static void level_figures(const tail_view *t, int i, double alpha,
     return;
   }
   double se = es_std_error(t, alpha, r, out->var[i], out->es[i]);
-  out->es_lo[i] = out->es[i] - Z95 * se;
+  /* ES >= VaR for every distribution, so the ES is below the VaR interval's
+   * lower end only when that interval misses too: the normal bound is
+   * raised to it. With few non-zero tail values (a rare loss) the normal
+   * bound would otherwise fall below any value the metric takes. */
+  out->es_lo[i] = fmax(out->es[i] - Z95 * se, out->var_lo[i]);
   out->es_hi[i] = out->es[i] + Z95 * se;
 }
 

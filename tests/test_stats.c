@@ -350,6 +350,32 @@ Test(stats, ci_contains_exponential_truth) {
   free(x);
 }
 
+/* A rare loss: one path in 20,000 loses 1e5. ES_0.99 = 1e5 / 200 = 500 and
+ * VaR_0.99 = 0; the normal bound 500 - 1.96 se (se = 500, from the tail's
+ * 201 values) is -480, below anything the loss takes: the lower end is
+ * raised to the VaR interval's, 0, and the upper end keeps the formula. */
+Test(stats, es_lower_bound_not_below_var_interval) {
+  const int64_t n = 20000;
+  double level = 0.99;
+  double *x = calloc((size_t)n, sizeof *x);
+  x[4321] = 1e5;
+  sch_accum *acc = make(n, &level, 1);
+  add_in_blocks(acc, x, (size_t)n, 8192);
+  sch_summary s;
+  sch_accum_summarise(acc, &s);
+  cr_assert_float_eq(s.es[0], 500.0, 1e-9);
+  cr_assert_eq(s.var[0], 0.0);
+  cr_assert_eq(s.var_lo[0], 0.0);
+  double mu = 1e5 / 201.0;
+  double cond_var = (1e10 - 201.0 * mu * mu) / 200.0;
+  double se = sqrt((cond_var + 0.99 * 500.0 * 500.0) / (n * 0.01));
+  cr_assert(500.0 - 1.96 * se < 0.0, "the case must need the raise");
+  cr_assert_eq(s.es_lo[0], 0.0, "ES lower bound %g", s.es_lo[0]);
+  cr_assert_float_eq(s.es_hi[0], 500.0 + 1.96 * se, 1e-6 * se);
+  sch_accum_free(acc);
+  free(x);
+}
+
 Test(stats, level_names) {
   char buf[16];
   const double levels[] = {0.95, 0.99, 0.999, 0.9995, 0.5, 0.975};
