@@ -493,8 +493,9 @@ static void collect_candidates(path_state *ps) {
     }
   }
   sort_candidates(nc, ws->cand_tmp, n_new);
-  if (n_keep == 0) {
-    memcpy(ws->cand, nc, (size_t)n_new * sizeof *nc);
+  if (n_keep == 0) { /* the new list is the list: swap, not copy */
+    ws->cand_new = ws->cand;
+    ws->cand = nc;
   } else if (n_new > 0) {
     /* merge cand[0, n_keep) and nc[0, n_new) into cand_tmp, then swap */
     candidate *dst = ws->cand_tmp, *kp = ws->cand;
