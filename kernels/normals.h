@@ -1,10 +1,12 @@
 /**
  * @file normals.h
  * @brief Branch-free float Box-Muller on two 32-bit draws, written only with
- *        IEEE +, -, *, sqrt, integer operations and exact conversions, so
- *        that a loop over lanes vectorises and every lane, scalar or SIMD of
- *        any width, rounds identically (the build uses -ffp-contract=off: no
- *        fused multiply-adds).
+ *        IEEE +, -, *, sqrt, integer operations and correctly rounded
+ *        integer-to-float conversions, so that a loop over lanes vectorises
+ *        and every lane, scalar or SIMD of any width, rounds identically (the
+ *        build uses -ffp-contract=off: no fused multiply-adds; GCC's AVX2
+ *        expansion of the unsigned conversion uses one, exactly: hi 2^16 +
+ *        lo rounded once).
  *
  * The approximations (measured by tests/test_paths.c against double libm):
  * - w = -2 ln u: exponent split at 2/3 so that t = m - 1 is in [-1/3, 1/3),
