@@ -54,8 +54,12 @@ struct sch_cascade_ws {
   int64_t n_skipped;
   candidate *cand, *cand_tmp; /* cand_tmp: merge buffer */
   candidate *cand_new; /* a collection's candidates of the groups it redoes */
-  uint8_t *group_dirty; /* an account of the group changed since the last
-                           collection */
+  uint8_t *group_dirty; /* the group's candidates need a full collection */
+  /* accounts liquidated since the last collection (their HF changed; no
+   * other account's did unless an oracle price changed) */
+  uint8_t *changed;
+  int32_t *changed_list;
+  int64_t n_changed;
   int64_t n_cand;
   pending_obs *pending; /* per asset ring of pending_cap */
   int64_t pending_cap;
@@ -112,6 +116,8 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
   ws->cand_tmp = malloc(acc * sizeof(candidate));
   ws->cand_new = malloc(acc * sizeof(candidate));
   ws->group_dirty = calloc((size_t)(mm->n_groups + 1), 1);
+  ws->changed = calloc(acc, 1);
+  ws->changed_list = malloc(acc * sizeof(int32_t));
   ws->pending = malloc((size_t)(ws->pending_cap * nas) * sizeof(pending_obs));
   ws->log_gas_price_hist = malloc((size_t)(mm->n_steps + 1) * sizeof(double));
   for (int i = 0; i < mm->n_assets; i++) {
@@ -130,7 +136,8 @@ sch_cascade_ws *sch_cascade_ws_create(const sch_market_model *mm) {
       !ws->owing_base || !ws->owing_n || !ws->group_cursor ||
       !ws->touched_collateral || !ws->touched_debt || !ws->skipped ||
       !ws->skipped_list || !ws->cand || !ws->cand_tmp ||
-      !ws->cand_new || !ws->group_dirty || !ws->pending ||
+      !ws->cand_new || !ws->group_dirty || !ws->changed ||
+      !ws->changed_list || !ws->pending ||
       !ws->log_gas_price_hist ||
       (mm->reference_only && !(ws->ref = sch_cascade_ref_ws_create(mm)))) {
     sch_cascade_ws_free(ws);
@@ -168,6 +175,8 @@ void sch_cascade_ws_free(sch_cascade_ws *ws) {
   free(ws->cand_tmp);
   free(ws->cand_new);
   free(ws->group_dirty);
+  free(ws->changed);
+  free(ws->changed_list);
   free(ws->pending);
   free(ws->log_gas_price_hist);
   sch_cascade_ref_ws_free(ws->ref);
@@ -431,12 +440,15 @@ static double ratio_bound(const double *ratio, uint32_t num_mask,
  * which keeps its group's bound valid).
  * Incremental: an account's HF depends only on the oracle prices of its
  * group's assets and on its own amounts, which change only when it is
- * liquidated. A group none of whose assets' oracle prices changed and none
- * of whose accounts was liquidated since the last collection has the same
- * candidates with the same HF bit for bit: they are kept from the last
- * (sorted) list, the other groups are collected anew, sorted, and the two
- * sorted lists merged. The order is a strict total order, so the result is
- * the one a full collection and sort would give. */
+ * liquidated. In a group none of whose assets' oracle prices changed since
+ * the last collection, every account but the liquidated ones has the same
+ * HF bit for bit: the group's candidates are kept from the last (sorted)
+ * list but for the liquidated accounts, which are looked at anew (their HF
+ * from their current amounts, as the group's own collection would compute
+ * it: the group bound only ever skips accounts with HF >= 1). The groups
+ * whose prices changed are collected anew. The new entries are sorted and
+ * merged with the kept ones; the order is a strict total order, so the
+ * result is the one a full collection and sort would give. */
 static void collect_candidates(path_state *ps) {
   const sch_market_model *mm = ps->mm;
   sch_cascade_ws *ws = ps->ws;
@@ -449,12 +461,12 @@ static void collect_candidates(path_state *ps) {
                ((grp->collateral_mask | grp->debt_mask) & ps->dirty_assets);
     n_redo += redo[g];
   }
-  /* keep the clean groups' candidates, in their order */
+  /* keep the clean groups' candidates but the liquidated, in their order */
   int64_t n_keep = 0;
   if (!ps->all_dirty) {
     for (int64_t c = 0; c < ws->n_cand; c++) {
       candidate cd = ws->cand[c];
-      if (!redo[mm->group_of_account[cd.account]]) {
+      if (!redo[mm->group_of_account[cd.account]] && !ws->changed[cd.account]) {
         cd.dormant = false;
         ws->cand[n_keep++] = cd;
       }
@@ -462,6 +474,20 @@ static void collect_candidates(path_state *ps) {
   }
   int64_t n_new = 0;
   candidate *nc = ws->cand_new;
+  /* the liquidated accounts of clean groups: touched, so by their slot */
+  for (int64_t e = 0; e < ws->n_changed; e++) {
+    int32_t a = ws->changed_list[e];
+    ws->changed[a] = 0;
+    int g = mm->group_of_account[a];
+    if (redo[g])
+      continue; /* its group's collection sees it */
+    int64_t s = ws->slot_of_account[a];
+    double hf = health(ps, ws->touched_collateral + s * na,
+                       ws->touched_debt + s * na, &mm->groups[g]);
+    if (hf < 1.0)
+      nc[n_new++] = (candidate){hf, a, false};
+  }
+  ws->n_changed = 0;
   for (int g = 0; n_redo > 0 && g < mm->n_groups; g++) {
     if (!redo[g])
       continue;
@@ -806,7 +832,10 @@ static bool try_liquidate(path_state *ps, candidate *cand) {
   mt[SCH_METRIC_LIQUIDATOR_PROFIT] += profit;
   ps->liquidations_in_step++;
   ps->capital_left -= repaid;
-  ps->ws->group_dirty[mm->group_of_account[a]] = 1;
+  if (!ps->ws->changed[a]) {
+    ps->ws->changed[a] = 1;
+    ps->ws->changed_list[ps->ws->n_changed++] = a;
+  }
   ps->candidates_valid = false;
   return true;
 }
