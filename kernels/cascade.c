@@ -54,7 +54,8 @@ struct sch_cascade_ws {
   int64_t n_skipped;
   candidate *cand, *cand_tmp; /* cand_tmp: merge buffer */
   candidate *cand_new; /* a collection's candidates of the groups it redoes */
-  uint8_t *group_dirty; /* the group's candidates need a full collection */
+  uint8_t *group_dirty; /* scratch of a collection: the groups it collects
+                           anew (all 0 between collections) */
   /* accounts liquidated since the last collection (their HF changed; no
    * other account's did unless an oracle price changed) */
   uint8_t *changed;
@@ -222,7 +223,7 @@ typedef struct path_state {
   double capital_left;
   bool candidates_valid;
   /* what changed since the last collection: oracle prices (a mask of
-   * assets), or everything (a new path); accounts: ws->group_dirty */
+   * assets), or everything (a new path); accounts: ws->changed */
   uint32_t dirty_assets;
   bool all_dirty;
   int64_t n_dormant; /* candidates known unprofitable until an observation */
@@ -457,8 +458,8 @@ static void collect_candidates(path_state *ps) {
   int n_redo = 0;
   for (int g = 0; g < mm->n_groups; g++) {
     const sch_book_group *grp = &mm->groups[g];
-    redo[g] |= ps->all_dirty ||
-               ((grp->collateral_mask | grp->debt_mask) & ps->dirty_assets);
+    redo[g] = ps->all_dirty ||
+              ((grp->collateral_mask | grp->debt_mask) & ps->dirty_assets);
     n_redo += redo[g];
   }
   /* keep the clean groups' candidates but the liquidated, in their order */
