@@ -376,16 +376,22 @@ static int64_t run_end(const candidate *c, int64_t from, int64_t n) {
   return i;
 }
 
+/* Merge the sorted lists a[0, na) and b[0, nb) into dst[0, na + nb). */
+static void merge_sorted(const candidate *a, int64_t na, const candidate *b,
+                         int64_t nb, candidate *dst) {
+  int64_t i = 0, j = 0, o = 0;
+  while (i < na && j < nb)
+    dst[o++] = before(&b[j], &a[i]) ? b[j++] : a[i++];
+  while (i < na)
+    dst[o++] = a[i++];
+  while (j < nb)
+    dst[o++] = b[j++];
+}
+
 /* Merge the sorted runs src[lo, mid) and src[mid, hi) into dst[lo, hi). */
 static void merge_runs(const candidate *src, int64_t lo, int64_t mid,
                        int64_t hi, candidate *dst) {
-  int64_t i = lo, j = mid, o = lo;
-  while (i < mid && j < hi)
-    dst[o++] = before(&src[j], &src[i]) ? src[j++] : src[i++];
-  while (i < mid)
-    dst[o++] = src[i++];
-  while (j < hi)
-    dst[o++] = src[j++];
+  merge_sorted(src + lo, mid - lo, src + mid, hi - mid, dst + lo);
 }
 
 /* In place, no allocation (glibc qsort may malloc): insertion sort for the
@@ -525,14 +531,8 @@ static void collect_candidates(path_state *ps) {
     ws->cand = nc;
   } else if (n_new > 0) {
     /* merge cand[0, n_keep) and nc[0, n_new) into cand_tmp, then swap */
-    candidate *dst = ws->cand_tmp, *kp = ws->cand;
-    int64_t i = 0, j = 0, o = 0;
-    while (i < n_keep && j < n_new)
-      dst[o++] = before(&nc[j], &kp[i]) ? nc[j++] : kp[i++];
-    while (i < n_keep)
-      dst[o++] = kp[i++];
-    while (j < n_new)
-      dst[o++] = nc[j++];
+    candidate *dst = ws->cand_tmp;
+    merge_sorted(ws->cand, n_keep, nc, n_new, dst);
     ws->cand_tmp = ws->cand;
     ws->cand = dst;
   }
